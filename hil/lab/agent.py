@@ -1,0 +1,125 @@
+"""The agent: runs on a lab machine and performs the framework's operations there.
+
+Started by the virtual lab inside the guest (`--virtio hil.agent`) or by the
+controller over SSH (`--stdio`).  It never listens on a network port: the
+only ways in are the SSH session that started it and the virtio-serial port
+that QEMU exposes to the host as a 0600 unix socket.  Requests name an
+operation from `MachineOps.OPERATIONS`; nothing else can be called.
+
+When the controller goes away, every device this session touched is put
+back (the journal), and an *ephemeral* guest powers itself off so no VM
+outlives the session that started it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import logging
+import os
+import select
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from hil.lab.machine import MachineOps
+from hil.lab.transport.protocol import hello_line, reply_line
+from hil.model.codec import encode
+
+log = logging.getLogger("hil.agent")
+
+
+def find_virtio_port(name: str) -> str:
+    for entry in glob.glob("/sys/class/virtio-ports/*"):
+        try:
+            if Path(entry, "name").read_text().strip() == name:
+                return "/dev/" + os.path.basename(entry)
+        except OSError:
+            continue
+    raise SystemExit(f"no virtio-serial port named {name!r} in /sys/class/virtio-ports")
+
+
+def _wait_host(fd: int) -> None:
+    """Block until a controller is connected to the port again."""
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT | select.POLLHUP)
+    while True:
+        events = poller.poll(500)
+        if any(ev & select.POLLOUT and not ev & select.POLLHUP for _, ev in events):
+            return
+        time.sleep(0.2)
+
+
+def _dispatch(ops: MachineOps, request: dict[str, Any]) -> bytes:
+    request_id = int(request.get("id", 0))
+    op = request.get("op")
+    if not isinstance(op, str) or op not in MachineOps.OPERATIONS:
+        return reply_line(request_id, error=("UnknownOperation", f"no operation {op!r}"))
+    args = request.get("args") or {}
+    try:
+        result = getattr(ops, op)(**args)
+    except Exception as exc:  # every failure goes back to the controller, typed
+        log.debug("operation %s failed:\n%s", op, traceback.format_exc())
+        return reply_line(request_id, error=(type(exc).__name__, str(exc)))
+    return reply_line(request_id, result=encode(result))
+
+
+def serve(ops: MachineOps, rfd: int, wfd: int, *, virtio: bool, ephemeral: bool) -> None:
+    def send(data: bytes) -> None:
+        while data:
+            data = data[os.write(wfd, data) :]
+
+    send(hello_line(ops.hello()))
+    buffer = b""
+    while True:
+        chunk = os.read(rfd, 65536)
+        if not chunk:
+            ops.session_end()
+            if not virtio or ephemeral:
+                return
+            _wait_host(rfd)
+            buffer = b""
+            send(hello_line(ops.hello()))
+            continue
+        buffer += chunk
+        while b"\n" in buffer:
+            line, _, buffer = buffer.partition(b"\n")
+            try:
+                request = json.loads(line)
+            except ValueError:
+                send(reply_line(0, error=("BadRequest", "not JSON")))
+                continue
+            if request.get("op") == "poweroff":
+                send(reply_line(int(request.get("id", 0)), result=None))
+                ops.session_end()
+                return
+            send(_dispatch(ops, request))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hil.lab.agent")
+    channel = parser.add_mutually_exclusive_group(required=True)
+    channel.add_argument("--virtio", metavar="PORT", help="serve on this virtio-serial port")
+    channel.add_argument("--stdio", action="store_true", help="serve on stdin/stdout (SSH)")
+    parser.add_argument("--state-dir", type=Path, required=True)
+    parser.add_argument("--machine", default=os.uname().nodename)
+    parser.add_argument("--ephemeral", action="store_true")
+    args = parser.parse_args(argv)
+    args.state_dir.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(filename=str(args.state_dir / "agent.log"), level=logging.INFO)
+    ops = MachineOps(state_dir=args.state_dir, machine=args.machine)
+    if args.virtio:
+        fd = os.open(find_virtio_port(args.virtio), os.O_RDWR)
+        serve(ops, fd, fd, virtio=True, ephemeral=args.ephemeral)
+    else:
+        out = os.dup(1)
+        os.dup2(2, 1)  # stray prints must never corrupt the RPC stream
+        serve(ops, 0, out, virtio=False, ephemeral=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

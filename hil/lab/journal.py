@@ -1,0 +1,480 @@
+"""A write-ahead journal of the machine state a session changes, so no device is ever lost.
+
+A run rebinds drivers, takes CPUs offline and moves irq affinities on
+machines people depend on.  If the run dies (SIGKILL, power loss, a kernel
+oops in a test) the machine must still be put back.  So the ORIGINAL state
+is recorded on the machine itself BEFORE each change (`record`, state
+`intent`), marked `applied` after it, and removed only once restored.
+An `intent` entry means the change may or may not have happened; restoring
+sets the original state either way, which is why every restore must be
+idempotent.
+
+One file per entry (`<session>.<seq>.json`, 0600, written atomically by
+`hil.lab.safefile`) keeps each transition a single rename: there is no
+moment in which an entry is half written or two entries share a file.
+
+Fault injection: `kill_point(name)` is called at every transition.  Arming
+one point (env `HIL_KILL_AT=<point>[:<n>]` or `arm_kill_point`) makes the
+n-th pass through it SIGKILL the process, so tests can prove that restore
+works from every state a crash can leave behind.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+import re
+import signal
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from hil.lab.safefile import (
+    UnsafePathError,
+    ensure_private_dir,
+    private_file_names,
+    read_private_file,
+    remove_private_file,
+    remove_stale_temporaries,
+    write_private_file,
+)
+
+DEFAULT_JOURNAL_DIR = Path("/var/lib/pcie-hil/journal")
+KILL_AT_ENV = "HIL_KILL_AT"
+JOURNAL_FORMAT = 1
+
+KILL_POINTS: tuple[str, ...] = (
+    "record.before-write",
+    "record.after-temp-write",
+    "record.after-rename",
+    "mark-applied.before-write",
+    "mark-applied.after-temp-write",
+    "mark-applied.after-rename",
+    "restore.before-one",
+    "restore.after-restore-one",
+    "restore.after-remove-one",
+)
+"""Every transition at which a crash can happen, in the order a session passes them."""
+
+
+# --- fault injection -------------------------------------------------------------------------
+
+
+@dataclass
+class _KillSwitch:
+    armed: str | None = None
+    nth: int = 1
+    passes: dict[str, int] = field(default_factory=dict)
+    env_read: bool = False
+
+
+_switch = _KillSwitch()
+
+
+def _parse_kill_at(value: str) -> tuple[str, int]:
+    name, _, count = value.partition(":")
+    if name not in KILL_POINTS:
+        raise ValueError(f"{KILL_AT_ENV}={value!r}: unknown kill point; known: {KILL_POINTS}")
+    if not count:
+        return name, 1
+    if not count.isdigit() or int(count) < 1:
+        raise ValueError(f"{KILL_AT_ENV}={value!r}: the count after ':' must be a number >= 1")
+    return name, int(count)
+
+
+def arm_kill_point(name: str, nth: int = 1) -> None:
+    """Make the `nth` pass through kill point `name` SIGKILL this process."""
+    _switch.armed, _switch.nth = _parse_kill_at(f"{name}:{nth}")
+    _switch.passes.clear()
+    _switch.env_read = True
+
+
+def disarm_kill_points() -> None:
+    """Forget any armed point, including one from the environment."""
+    _switch.armed = None
+    _switch.passes.clear()
+    _switch.env_read = True
+
+
+def kill_point(name: str) -> None:
+    """A crash site: dies here with SIGKILL when this point is armed and its pass count is due."""
+    if name not in KILL_POINTS:
+        raise ValueError(f"unknown kill point {name!r}")
+    if not _switch.env_read:
+        _switch.env_read = True
+        value = os.environ.get(KILL_AT_ENV)
+        if value:
+            _switch.armed, _switch.nth = _parse_kill_at(value)
+    if _switch.armed != name:
+        return
+    _switch.passes[name] = _switch.passes.get(name, 0) + 1
+    if _switch.passes[name] == _switch.nth:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+# --- entries ---------------------------------------------------------------------------------
+
+_BDF = re.compile(r"[0-9a-f]{4,8}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]")
+_DRIVER = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_CPULIST = re.compile(r"\d+(-\d+)?(,\d+(-\d+)?)*")
+_SESSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+def _require(ok: bool, what: str) -> None:
+    # The journal drives root actions after a crash, so a value that could not
+    # have been written by this module (a path in a driver name, a negative
+    # CPU) is refused rather than acted on.
+    if not ok:
+        raise ValueError(what)
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+@dataclass(frozen=True)
+class DriverEntry:
+    """A device's driver binding and driver_override before the session changed them."""
+
+    kind: ClassVar[str] = "driver"
+    bdf: str
+    original_driver: str | None
+    original_override: str | None
+
+    def __post_init__(self) -> None:
+        _require(isinstance(self.bdf, str) and bool(_BDF.fullmatch(self.bdf)), f"bdf {self.bdf!r}")
+        for name in (self.original_driver, self.original_override):
+            _require(
+                name is None or (isinstance(name, str) and bool(_DRIVER.fullmatch(name))),
+                f"driver name {name!r}",
+            )
+
+
+@dataclass(frozen=True)
+class CpuEntry:
+    """Whether a CPU was online before the session took it offline (or online)."""
+
+    kind: ClassVar[str] = "cpu"
+    cpu: int
+    was_online: bool
+
+    def __post_init__(self) -> None:
+        _require(_is_count(self.cpu), f"cpu {self.cpu!r}")
+        _require(isinstance(self.was_online, bool), f"was_online {self.was_online!r}")
+
+
+@dataclass(frozen=True)
+class AffinityEntry:
+    """An irq's affinity (a cpulist such as "0-3,6") before the session moved it."""
+
+    kind: ClassVar[str] = "affinity"
+    irq: int
+    original_affinity: str
+
+    def __post_init__(self) -> None:
+        _require(_is_count(self.irq), f"irq {self.irq!r}")
+        _require(
+            isinstance(self.original_affinity, str)
+            and bool(_CPULIST.fullmatch(self.original_affinity)),
+            f"cpulist {self.original_affinity!r}",
+        )
+
+
+JournalEntry = DriverEntry | CpuEntry | AffinityEntry
+
+_ENTRY_TYPES: dict[str, type[DriverEntry] | type[CpuEntry] | type[AffinityEntry]] = {
+    t.kind: t for t in (DriverEntry, CpuEntry, AffinityEntry)
+}
+
+RESTORE_ORDER: tuple[str, ...] = (AffinityEntry.kind, CpuEntry.kind, DriverEntry.kind)
+"""Affinities first, then CPUs back online, then drivers: the reverse of how a session
+builds up its changes (bind devices, take CPUs offline, move irqs)."""
+
+
+class EntryState(enum.Enum):
+    INTENT = "intent"  # recorded; the change may or may not have happened
+    APPLIED = "applied"  # the change happened
+
+
+class Restorer(Protocol):
+    """Puts one piece of machine state back; must be idempotent (it may run twice)."""
+
+    def restore_driver(self, entry: DriverEntry) -> None: ...
+
+    def restore_cpu(self, entry: CpuEntry) -> None: ...
+
+    def restore_affinity(self, entry: AffinityEntry) -> None: ...
+
+
+@dataclass(frozen=True)
+class PendingEntry:
+    """An entry found on disk: not yet restored."""
+
+    session_id: str
+    seq: int
+    state: EntryState
+    entry: JournalEntry
+    pid: int
+    recorded_at: float
+
+
+@dataclass(frozen=True)
+class JournalHandle:
+    """What `record` returns and `mark_applied` takes."""
+
+    session_id: str
+    seq: int
+    entry: JournalEntry
+
+
+@dataclass(frozen=True)
+class RestoreFailure:
+    file: str
+    entry: JournalEntry | None  # None when the file itself could not be read
+    error: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.entry or 'unreadable entry'}: {self.error}"
+
+
+@dataclass(frozen=True)
+class RestoreReport:
+    restored: tuple[PendingEntry, ...]
+    failed: tuple[RestoreFailure, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def __str__(self) -> str:
+        lines = [f"restored {len(self.restored)} entries, {len(self.failed)} failed"]
+        lines += [f"  {failure}" for failure in self.failed]
+        return "\n".join(lines)
+
+
+class JournalError(Exception):
+    """The journal cannot be used as asked (corrupt files, unknown handle)."""
+
+
+class JournalCorrupt(JournalError):
+    def __init__(self, failures: Sequence[RestoreFailure]) -> None:
+        self.failures = tuple(failures)
+        super().__init__("unreadable journal files:\n" + "\n".join(map(str, self.failures)))
+
+
+# --- files -----------------------------------------------------------------------------------
+
+
+def _file_name(session_id: str, seq: int) -> str:
+    return f"{session_id}.{seq:08d}.json"
+
+
+def _parse_file_name(name: str) -> tuple[str, int] | None:
+    parts = name.split(".")
+    if len(parts) != 3 or parts[2] != "json" or not parts[1].isdigit():
+        return None
+    if not _SESSION.fullmatch(parts[0]):
+        return None
+    return parts[0], int(parts[1])
+
+
+def _encode(item: PendingEntry) -> bytes:
+    document = {
+        "format": JOURNAL_FORMAT,
+        "session": item.session_id,
+        "seq": item.seq,
+        "state": item.state.value,
+        "kind": item.entry.kind,
+        "entry": asdict(item.entry),
+        "pid": item.pid,
+        "recorded_at": item.recorded_at,
+    }
+    return (json.dumps(document, sort_keys=True) + "\n").encode()
+
+
+def _decode(name: str, data: bytes) -> PendingEntry:
+    parsed_name = _parse_file_name(name)
+    if parsed_name is None:
+        raise ValueError("file name is not <session>.<seq>.json")
+    document: Any = json.loads(data)
+    if not isinstance(document, dict) or document.get("format") != JOURNAL_FORMAT:
+        raise ValueError(f"not a format {JOURNAL_FORMAT} journal entry")
+    if (document.get("session"), document.get("seq")) != parsed_name:
+        raise ValueError("session or seq inside differs from the file name")
+    entry_type = _ENTRY_TYPES.get(document.get("kind", ""))
+    fields = document.get("entry")
+    if entry_type is None or not isinstance(fields, dict):
+        raise ValueError(f"unknown entry kind {document.get('kind')!r}")
+    pid: Any = document.get("pid")
+    recorded_at: Any = document.get("recorded_at")
+    _require(_is_count(pid), f"pid {pid!r}")
+    _require(isinstance(recorded_at, int | float), f"recorded_at {recorded_at!r}")
+    return PendingEntry(
+        session_id=parsed_name[0],
+        seq=parsed_name[1],
+        state=EntryState(document.get("state")),
+        entry=entry_type(**fields),
+        pid=pid,
+        recorded_at=float(recorded_at),
+    )
+
+
+def _scan(
+    directory: Path, session_id: str | None
+) -> tuple[list[PendingEntry], list[RestoreFailure]]:
+    entries: list[PendingEntry] = []
+    failures: list[RestoreFailure] = []
+    if not directory.exists() and not directory.is_symlink():
+        return entries, failures
+    for name in private_file_names(directory):
+        parsed = _parse_file_name(name)
+        if session_id is not None and (parsed is None or parsed[0] != session_id):
+            continue
+        path = directory / name
+        try:
+            entries.append(_decode(name, read_private_file(path)))
+        except (OSError, UnsafePathError, ValueError, TypeError) as error:
+            failures.append(RestoreFailure(str(path), None, str(error)))
+    entries.sort(key=lambda p: (p.session_id, p.seq))
+    return entries, failures
+
+
+def pending(directory: Path = DEFAULT_JOURNAL_DIR) -> list[PendingEntry]:
+    """Entries of every session not yet restored, by session then recording order.
+
+    A session that died leaves its entries here; `hil restore` (or the next
+    session) puts them back with `Journal(directory, entry.session_id).restore_all`.
+    Raises `JournalCorrupt` naming every file that cannot be read, since
+    silently skipping one would lose the device it describes.
+    """
+    entries, failures = _scan(directory, None)
+    if failures:
+        raise JournalCorrupt(failures)
+    return entries
+
+
+def _restore_one(restorer: Restorer, entry: JournalEntry) -> None:
+    if isinstance(entry, DriverEntry):
+        restorer.restore_driver(entry)
+    elif isinstance(entry, CpuEntry):
+        restorer.restore_cpu(entry)
+    else:
+        restorer.restore_affinity(entry)
+
+
+class Journal:
+    """The journal of one session on one machine.  One `Journal` object per session:
+    sequence numbers are handed out in memory."""
+
+    def __init__(self, directory: Path, session_id: str) -> None:
+        if not _SESSION.fullmatch(session_id):
+            raise ValueError(
+                f"session id {session_id!r}: use 1-64 letters, digits, '_' or '-', "
+                "starting with a letter or digit"
+            )
+        self.directory = directory
+        self.session_id = session_id
+        ensure_private_dir(directory)
+        existing = [
+            parsed[1]
+            for parsed in map(_parse_file_name, private_file_names(directory))
+            if parsed is not None and parsed[0] == session_id
+        ]
+        self._next_seq = max(existing, default=0) + 1
+
+    def _write(self, item: PendingEntry, transition: str) -> None:
+        kill_point(f"{transition}.before-write")
+        write_private_file(
+            self.directory / _file_name(item.session_id, item.seq),
+            _encode(item),
+            checkpoint=lambda step: kill_point(
+                f"{transition}.after-temp-write"
+                if step == "temp-written"
+                else f"{transition}.after-rename"
+            ),
+        )
+
+    def record(self, entry: JournalEntry) -> JournalHandle:
+        """Record the original state; call BEFORE changing the machine.  Durable on return."""
+        seq = self._next_seq
+        self._next_seq += 1
+        intent = PendingEntry(
+            self.session_id, seq, EntryState.INTENT, entry, os.getpid(), time.time()
+        )
+        self._write(intent, "record")
+        return JournalHandle(self.session_id, seq, entry)
+
+    def mark_applied(self, handle: JournalHandle) -> None:
+        """Note that the change recorded under `handle` was made."""
+        if handle.session_id != self.session_id:
+            raise JournalError(
+                f"handle of session {handle.session_id!r} given to {self.session_id!r}"
+            )
+        path = self.directory / _file_name(handle.session_id, handle.seq)
+        try:
+            current = _decode(path.name, read_private_file(path))
+        except FileNotFoundError:
+            raise JournalError(f"{path}: no such entry (already restored?)") from None
+        applied = replace(current, state=EntryState.APPLIED)
+        self._write(applied, "mark-applied")
+
+    def complete(self, handle: JournalHandle) -> None:
+        """The session undid this change itself (normal teardown): forget the entry."""
+        remove_private_file(self.directory / _file_name(handle.session_id, handle.seq))
+
+    def pending(self) -> list[PendingEntry]:
+        """This session's entries not yet restored, in recording order."""
+        entries, failures = _scan(self.directory, self.session_id)
+        if failures:
+            raise JournalCorrupt(failures)
+        return entries
+
+    def restore_all(self, restorer: Restorer) -> RestoreReport:
+        """Put back everything this session changed; safe to repeat after a crash at any point.
+
+        Entries restore in `RESTORE_ORDER`, newest first within a kind (so a
+        device bound twice ends on its first original driver).  A failing
+        entry is reported, kept on disk for the next attempt, and does not
+        stop the others.
+        """
+        remove_stale_temporaries(self.directory, f"{self.session_id}.")
+        entries, failures = _scan(self.directory, self.session_id)
+        ordered = sorted(entries, key=lambda p: (RESTORE_ORDER.index(p.entry.kind), -p.seq))
+        restored: list[PendingEntry] = []
+        for item in ordered:
+            path = self.directory / _file_name(item.session_id, item.seq)
+            kill_point("restore.before-one")
+            try:
+                _restore_one(restorer, item.entry)
+            except Exception as error:
+                failures.append(
+                    RestoreFailure(str(path), item.entry, f"{type(error).__name__}: {error}")
+                )
+                continue
+            kill_point("restore.after-restore-one")
+            try:
+                remove_private_file(path)
+            except OSError as error:
+                # Restored but still on disk: the next restore repeats it, which is harmless.
+                failures.append(
+                    RestoreFailure(str(path), item.entry, f"restored, not removed: {error}")
+                )
+                continue
+            kill_point("restore.after-remove-one")
+            restored.append(item)
+        return RestoreReport(tuple(restored), tuple(failures))
+
+
+def restore_sessions(directory: Path, restorer: Restorer) -> RestoreReport:
+    """Restore every session's leftovers, as the start of a session and `hil restore` do."""
+    restored: list[PendingEntry] = []
+    failed: list[RestoreFailure] = []
+    sessions = sorted({p.session_id for p in pending(directory)})
+    for session_id in sessions:
+        report = Journal(directory, session_id).restore_all(restorer)
+        restored.extend(report.restored)
+        failed.extend(report.failed)
+    return RestoreReport(tuple(restored), tuple(failed))

@@ -1,0 +1,342 @@
+"""The operations a lab machine performs on itself.
+
+One class serves every transport: a local machine calls it in process, a
+remote or virtual machine runs it inside the agent.  Each scenario step is
+a single operation (`run_step`) that snapshots counters, acts, waits for
+the device's interrupt with a deadline, and observes again, so the timing
+of a step does not depend on how far away the controller is.
+
+Every change to the machine is journaled before it is made, so whatever
+kills this process, the next session or `hil restore` puts it back.
+"""
+
+from __future__ import annotations
+
+import errno
+from contextlib import ExitStack
+import os
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Any, ClassVar
+
+from hil.devices.base import DeviceUnavailable, StoredMessageDriver
+from hil.devices.registry import driver_for
+from hil.lab.calibrate import live_calibration, machine_facts
+from hil.lab.journal import AffinityEntry, CpuEntry, DriverEntry, Journal, restore_sessions
+from hil.lab.observe import Observer
+from hil.lab.opened import OpenedDevice
+from hil.lab.restorer import SysfsRestorer
+from hil.linux.binding import DriverBinding
+from hil.linux.cpus import CpuHotplug
+from hil.linux.cpulist import format_cpulist
+from hil.linux.pci import PciSysfs, parse_capabilities
+from hil.linux.procirq import ProcIrq
+from hil.model import steps as S
+from hil.model.codec import decode
+from hil.model.vocabulary import IrqIndex, StepOutcome
+from hil.vfio.errors import VectorsNotGranted, VfioError
+from hil.vfio.session import open_device
+
+FIRE_DEADLINE_S = 3.0
+"""How long a fire waits for its eventfd; a missing interrupt costs this much."""
+
+VFIO_INDEX = {IrqIndex.MSI: 1, IrqIndex.MSIX: 2}
+
+
+class OperationError(RuntimeError):
+    """A machine operation was refused; the message says why and what to do."""
+
+
+class MachineOps:
+    OPERATIONS: ClassVar[frozenset[str]] = frozenset(
+        {
+            "facts",
+            "calibrate",
+            "session_begin",
+            "resolve_device",
+            "attach_device",
+            "detach_device",
+            "run_step",
+            "restore",
+            "dmesg_since_mark",
+        }
+    )
+
+    def __init__(self, state_dir: Path, machine: str, root: Path = Path("/")) -> None:
+        self.root = root
+        self.machine = machine
+        self.state_dir = state_dir
+        self.session_id = uuid.uuid4().hex[:12]
+        self.journal = Journal(state_dir / "journal", self.session_id)
+        self.binding = DriverBinding(root)
+        self.pci = PciSysfs(root)
+        self.procirq = ProcIrq(root)
+        self.hotplug = CpuHotplug(root)
+        self.observer = Observer(root, state_dir, self.session_id)
+        self.devices: dict[str, OpenedDevice] = {}
+        self.offlined: set[int] = set()
+        self.touched_irqs: set[int] = set()
+
+    # -- session --------------------------------------------------------
+    def hello(self) -> dict[str, Any]:
+        return {"machine": self.machine, "kernel": os.uname().release, "pid": os.getpid()}
+
+    def facts(self) -> dict[str, Any]:
+        return machine_facts(self.root)
+
+    def session_begin(self) -> dict[str, Any]:
+        """Put back whatever an earlier, killed session left changed."""
+        report = self.restore()
+        self.observer.start_tracing()
+        return report
+
+    def session_end(self) -> None:
+        for name in list(self.devices):
+            self.detach_device(name)
+        self.restore()
+        self.observer.stop_tracing()
+
+    def restore(self) -> dict[str, Any]:
+        report = restore_sessions(self.journal.directory, SysfsRestorer(self.root))
+        return {
+            "restored": [str(p.entry) for p in report.restored],
+            "failed": [f"{f.entry}: {f.error}" for f in report.failed],
+        }
+
+    def calibrate(self) -> dict[str, Any]:
+        return live_calibration(self.root).to_dict()
+
+    def dmesg_since_mark(self) -> list[str]:
+        return self.observer.dmesg_lines()
+
+    # -- devices --------------------------------------------------------
+    def resolve_device(self, bdf: str | None, pci_id: str | None, instance: int = 0) -> str:
+        if bdf:
+            self.pci.device(bdf)
+            return bdf
+        if not pci_id:
+            raise OperationError("a device needs a bdf or a pci_id")
+        vendor, device = (int(x, 16) for x in pci_id.split(":"))
+        found = sorted(d.bdf for d in self.pci.find(vendor, device))
+        if len(found) <= instance:
+            raise OperationError(
+                f"no PCI device {pci_id} (instance {instance}) on {self.machine}; found {found}"
+            )
+        return found[instance]
+
+    def attach_device(self, name: str, bdf: str, driver: str) -> dict[str, Any]:
+        """Bind to vfio-pci (journaled), open it through VFIO and init its driver."""
+        if name in self.devices:
+            raise OperationError(f"device {name} is already attached")
+        drv_cls = driver_for(driver)
+        reason = drv_cls.fire_unsupported_reason()
+        pci = self.pci.device(bdf)
+        handle_entry = self.journal.record(
+            DriverEntry(bdf=bdf, original_driver=pci.driver, original_override=pci.driver_override)
+        )
+        self._load_vfio_pci()
+        record = self.binding.bind(bdf, "vfio-pci")
+        self.journal.mark_applied(handle_entry)
+        try:
+            group = self.pci.device(bdf).iommu_group
+            if group is None:
+                raise OperationError(f"{bdf} has no IOMMU group: is the IOMMU on?")
+            closer = ExitStack()
+            handle = closer.enter_context(open_device(bdf, group, self.root))
+            try:
+                io = handle.io
+                handle.device.enable_bus_master()
+                drv = drv_cls()
+                drv.init(io)
+            except BaseException:
+                closer.close()
+                raise
+        except BaseException:
+            self.binding.restore(record)
+            raise
+        self.devices[name] = OpenedDevice(name, bdf, drv, handle, closer, io, record, handle_entry)
+        msi = handle.device.irq_info(1)
+        msix = handle.device.irq_info(2)
+        caps = parse_capabilities(self.pci.config_bytes(bdf))
+        return {
+            "caps": {
+                "msi_max": caps.msi.max_vectors if caps.msi else 0,
+                "msi_64bit": bool(caps.msi and caps.msi.is_64bit),
+                "msi_maskable": bool(caps.msi and caps.msi.per_vector_mask),
+                "msix_size": caps.msix.table_size if caps.msix else 0,
+                "numa_node": pci.numa_node
+                if pci.numa_node is not None and pci.numa_node >= 0
+                else None,
+            },
+            "bdf": bdf,
+            "msi_count": msi.count,
+            "msix_count": msix.count,
+            "fire_unsupported": reason,
+            "vfio_mode": str(handle.container.mode),
+        }
+
+    def _load_vfio_pci(self) -> None:
+        if (self.root / "sys/bus/pci/drivers/vfio-pci").is_dir():
+            return
+        proc = subprocess.run(["modprobe", "vfio-pci"], capture_output=True, text=True, timeout=60)
+        if proc.returncode != 0:
+            raise OperationError(f"cannot load vfio-pci: {proc.stderr.strip()}")
+
+    def detach_device(self, name: str) -> None:
+        dev = self.devices.pop(name, None)
+        if dev is None:
+            return
+        try:
+            if dev.index is not None:
+                dev.handle.device.disable_irqs(VFIO_INDEX[dev.index])
+            dev.driver.remove()
+        finally:
+            dev.close_eventfds()
+            dev.closer.close()
+            self.binding.restore(dev.bind_record)
+            self.journal.complete(dev.journal_handle)
+
+    def _device(self, name: str) -> OpenedDevice:
+        try:
+            return self.devices[name]
+        except KeyError:
+            raise OperationError(f"device {name} is not attached on {self.machine}") from None
+
+    # -- steps ----------------------------------------------------------
+    def run_step(self, number: int, step: dict[str, Any]) -> StepOutcome:
+        decoded = decode(step)
+        before = self.observer.snapshot(self.devices.values())
+        errno_name: str | None = None
+        granted: int | None = None
+        fired: tuple[OpenedDevice, int | None] | None = None
+        try:
+            match decoded:
+                case S.Enable():
+                    granted = self._enable(decoded)
+                case S.Request(device, entry):
+                    self._request(self._device(device), entry)
+                case S.Release(device, entry):
+                    dev = self._device(device)
+                    self._set(dev, entry, -1)
+                case S.Affinity(device, entry, cpus):
+                    errno_name = self._affinity(self._device(device), entry, cpus)
+                case S.Fire(device, entry):
+                    dev = self._device(device)
+                    dev.driver.fire(entry)
+                    fired = (dev, entry)
+                case S.Store(device, entry):
+                    self._store(self._device(device), entry)
+                case S.FireStored(device):
+                    dev = self._device(device)
+                    if not isinstance(dev.driver, StoredMessageDriver):
+                        raise OperationError(f"{device}'s driver cannot store a message")
+                    dev.driver.fire_stored()
+                    fired = (dev, None)
+                case S.CpuOffline(cpu):
+                    errno_name = self._cpu(cpu, online=False)
+                case S.CpuOnline(cpu):
+                    errno_name = self._cpu(cpu, online=True)
+                case S.Disable(device):
+                    dev = self._device(device)
+                    if dev.index is not None:
+                        dev.handle.device.disable_irqs(VFIO_INDEX[dev.index])
+                    dev.close_eventfds()
+                    dev.index = None
+                case _:
+                    raise OperationError(f"not a step: {step!r}")
+        except VfioError as exc:
+            errno_name = errno.errorcode.get(exc.errno, str(exc.errno)) if exc.errno else str(exc)
+        except DeviceUnavailable as exc:
+            raise OperationError(str(exc)) from exc
+        if fired is not None:
+            self.observer.wait_delivery(fired[0], fired[1], before, FIRE_DEADLINE_S)
+            if fired[1] is not None:
+                fired[0].driver.acknowledge(fired[1])
+        return self.observer.outcome(
+            number, S.describe(decoded), self.devices.values(), before, errno_name, granted,
+            fired=fired,
+        )  # fmt: skip
+
+    def _enable(self, step: S.Enable) -> int | None:
+        dev = self._device(step.device)
+        if step.index is IrqIndex.IMS:
+            raise OperationError(
+                "vfio has no IMS interface: IMS vectors cannot be allocated through vfio-pci "
+                "(use the device-stored-message steps to show the IMS argument)"
+            )
+        fds = []
+        for entry in range(step.count):
+            if entry in step.unrequested:
+                fds.append(-1)
+            else:
+                fds.append(os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC))
+        try:
+            dev.handle.device.set_irqs(VFIO_INDEX[step.index], 0, fds)
+        except VectorsNotGranted as exc:
+            for fd in fds:
+                if fd >= 0:
+                    os.close(fd)
+            return exc.granted
+        except BaseException:
+            for fd in fds:
+                if fd >= 0:
+                    os.close(fd)
+            raise
+        dev.index = step.index
+        dev.count = step.count
+        dev.eventfds = {entry: fd for entry, fd in enumerate(fds) if fd >= 0}
+        dev.known_entries = set(range(step.count))
+        dev.driver.enable_vectors(step.count)
+        return None
+
+    def _set(self, dev: OpenedDevice, entry: int, fd: int) -> None:
+        if dev.index is None:
+            raise VfioError("SET_IRQS", errno.EINVAL, "no interrupt index enabled")
+        dev.handle.device.set_irqs(VFIO_INDEX[dev.index], entry, [fd])
+        old = dev.eventfds.pop(entry, None)
+        if old is not None:
+            os.close(old)
+        if fd >= 0:
+            dev.eventfds[entry] = fd
+
+    def _request(self, dev: OpenedDevice, entry: int) -> None:
+        fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        try:
+            self._set(dev, entry, fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        dev.known_entries.add(entry)
+
+    def _affinity(self, dev: OpenedDevice, entry: int, cpus: tuple[int, ...]) -> str | None:
+        irq = self.observer.irq_of(dev, entry)
+        if irq is None:
+            return "ENOENT"
+        if irq not in self.touched_irqs:
+            original = format_cpulist(self.procirq.affinity(irq))
+            handle = self.journal.record(AffinityEntry(irq=irq, original_affinity=original))
+            self.journal.mark_applied(handle)
+            self.touched_irqs.add(irq)
+        return self.procirq.set_affinity(irq, cpus).errno
+
+    def _store(self, dev: OpenedDevice, entry: int) -> None:
+        if not isinstance(dev.driver, StoredMessageDriver):
+            raise OperationError(f"{dev.name}'s driver cannot store a message")
+        message = self.observer.message_of(dev, entry)
+        if message is None:
+            raise OperationError(f"{dev.name}[{entry}] has no message to store")
+        dev.driver.store(message)
+        dev.stored = message
+
+    def _cpu(self, cpu: int, online: bool) -> str | None:
+        if not self.hotplug.is_hotpluggable(cpu):
+            return "EPERM"
+        if not online and cpu not in self.offlined:
+            handle = self.journal.record(CpuEntry(cpu=cpu, was_online=True))
+            self.journal.mark_applied(handle)
+            self.offlined.add(cpu)
+        result = self.hotplug.set_online(cpu, online)
+        if online and result is None:
+            self.offlined.discard(cpu)
+        return result

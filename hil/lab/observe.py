@@ -1,0 +1,246 @@
+"""Observing what the kernel and the device really did during one step.
+
+Only the irqs under test are read (`/sys/kernel/irq/N/per_cpu_count`), plus
+the machine-wide SPU/ERR/MIS counters, so a step costs the same on a 4-CPU
+VM and a 512-CPU host.  The message is read where the device keeps it: the
+MSI-X table through the VFIO BAR mapping (a `pread` through VFIO returns
+0xff there), the MSI message from sysfs `config` (VFIO virtualises what a
+read through the device fd shows).
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hil.lab.opened import OpenedDevice, entry_irq_map
+from hil.linux.dmesg import DmesgWindow, classify, unexpected
+from hil.linux.irqsysfs import SysIrq
+from hil.linux.pci import PciSysfs, read_msi_message
+from hil.linux.procinterrupts import ProcInterrupts
+from hil.linux.procirq import ProcIrq
+from hil.linux.tracefs import Tracefs
+from hil.model.trace import compact_trace
+from hil.model.vocabulary import Delivery, IrqIndex, MsiMessage, StepOutcome, VectorView
+
+SPURIOUS_ROWS = ("SPU", "ERR", "MIS")
+
+
+@dataclass
+class Snapshot:
+    per_irq: dict[int, dict[int, int]] = field(default_factory=dict)
+    spurious: int = 0
+
+
+class Observer:
+    def __init__(self, root: Path, state_dir: Path, session_id: str) -> None:
+        self.root = root
+        self.sysirq = SysIrq(root)
+        self.procirq = ProcIrq(root)
+        self.pci = PciSysfs(root)
+        self.dmesg = DmesgWindow(root)
+        self.trace: Tracefs | None = None
+        self.trace_instance = f"hil-{session_id}"
+        self.vectors: dict[int, int] = {}
+        """Last CPU vector per irq, learned from irq_vectors trace events."""
+        self.anomalies: list[str] = []
+
+    # -- tracing --------------------------------------------------------
+    def start_tracing(self) -> None:
+        trace = Tracefs(self.root, self.trace_instance)
+        if trace.available():
+            trace.create()
+            trace.enable()
+            trace.clear()
+            self.trace = trace
+
+    def stop_tracing(self) -> None:
+        if self.trace is not None:
+            self.trace.remove()
+            self.trace = None
+
+    def _drain_trace(self) -> tuple[str, ...] | None:
+        if self.trace is None:
+            return None
+        records = self.trace.events().events
+        self.trace.clear()
+        for rec in records:
+            if rec.event in ("vector_config", "vector_update") and "irq" in rec.fields:
+                self.vectors[rec.fields["irq"]] = rec.fields["vector"]
+        return compact_trace([(r.event, r.fields) for r in records])
+
+    def dmesg_lines(self) -> list[str]:
+        return list(self.anomalies)
+
+    # -- mapping --------------------------------------------------------
+    def irq_map(self, dev: OpenedDevice) -> dict[int, int]:
+        return entry_irq_map(self.root, dev.bdf)
+
+    def irq_of(self, dev: OpenedDevice, entry: int) -> int | None:
+        return self.irq_map(dev).get(entry)
+
+    def message_of(self, dev: OpenedDevice, entry: int) -> MsiMessage | None:
+        if dev.index is IrqIndex.MSIX:
+            table = dev.io.read_msix_table(max(dev.count, entry + 1))
+            return table[entry].message if entry < len(table) else None
+        message = read_msi_message(self.pci.config_bytes(dev.bdf))
+        if message is None:
+            return None
+        return MsiMessage(message.address, message.data | entry) if entry else message
+
+    # -- snapshots ------------------------------------------------------
+    def _spurious_total(self) -> int:
+        text = (self.root / "proc/interrupts").read_text()
+        table = ProcInterrupts.parse(text)
+        rows = (table.summary(name) for name in SPURIOUS_ROWS)
+        return sum(row.total for row in rows if row is not None)
+
+    def snapshot(self, devices: Iterable[OpenedDevice]) -> Snapshot:
+        snap = Snapshot(spurious=self._spurious_total())
+        for dev in devices:
+            for fd in dev.eventfds.values():
+                _drain(fd)
+            for irq in self.irq_map(dev).values():
+                info = self.sysirq.read(irq)
+                snap.per_irq[irq] = info.per_cpu if info is not None else {}
+        self.dmesg.mark()
+        return snap
+
+    def wait_delivery(
+        self, dev: OpenedDevice, entry: int | None, before: Snapshot, deadline_s: float
+    ) -> None:
+        """Wait for the eventfd(s) the fire may signal, at most `deadline_s`."""
+        fds = (
+            [dev.eventfds[entry]]
+            if entry is not None and entry in dev.eventfds
+            else list(dev.eventfds.values())
+        )
+        if not fds:
+            return
+        poller = select.poll()
+        for fd in fds:
+            poller.register(fd, select.POLLIN)
+        end = time.monotonic() + deadline_s
+        while (left := end - time.monotonic()) > 0:
+            if poller.poll(int(left * 1000) + 1):
+                return
+
+    def outcome(
+        self,
+        number: int,
+        action: str,
+        devices: Iterable[OpenedDevice],
+        before: Snapshot,
+        errno_name: str | None,
+        granted: int | None,
+        fired: tuple[OpenedDevice, int | None] | None,
+    ) -> StepOutcome:
+        trace = self._drain_trace()
+        views: list[VectorView] = []
+        deliveries: list[Delivery] = []
+        lost: int | None = None
+        for dev in devices:
+            mapping = self.irq_map(dev)
+            table = None
+            if dev.index is IrqIndex.MSIX and dev.known_entries:
+                table = dev.io.read_msix_table(max(dev.known_entries) + 1)
+            for entry in sorted(dev.known_entries):
+                views.append(self._view(dev, entry, mapping.get(entry), table))
+            if fired is not None and fired[0] is dev:
+                total = 0
+                for entry in sorted(dev.known_entries):
+                    irq = mapping.get(entry)
+                    delta = self._delta(irq, before)
+                    total += sum(n for _, n in delta)
+                    fd = dev.eventfds.get(entry)
+                    deliveries.append(
+                        Delivery(dev.name, entry, delta, _drain(fd) if fd is not None else None)
+                    )
+                lost = max(0, 1 - total)
+        anomalies = [str(a) for a in unexpected(classify(r.text for r in self.dmesg.since()))]
+        self.anomalies.extend(anomalies)
+        return StepOutcome(
+            step=number,
+            action=action,
+            errno=errno_name,
+            granted=granted,
+            vectors=tuple(views),
+            deliveries=tuple(deliveries),
+            lost=lost,
+            spurious=self._spurious_total() - before.spurious,
+            trace=trace,
+            notes=tuple(anomalies),
+        )
+
+    def _delta(self, irq: int | None, before: Snapshot) -> tuple[tuple[int, int], ...]:
+        if irq is None:
+            return ()
+        info = self.sysirq.read(irq)
+        now = info.per_cpu if info is not None else {}
+        old = before.per_irq.get(irq, {})
+        return tuple(
+            (cpu, n - old.get(cpu, 0)) for cpu, n in sorted(now.items()) if n - old.get(cpu, 0)
+        )
+
+    def _view(
+        self,
+        dev: OpenedDevice,
+        entry: int,
+        irq: int | None,
+        table: list | None,  # type: ignore[type-arg]
+    ) -> VectorView:
+        index = dev.index or IrqIndex.MSIX
+        allocated = irq is not None
+        if not allocated:
+            message = table[entry].message if table is not None and entry < len(table) else None
+            return VectorView(dev.name, index, entry, False, False, message=message)
+        info = self.sysirq.read(irq)
+        requested = bool(info and info.actions)
+        effective = self._cpus(self.procirq.effective_affinity, irq)
+        affinity = self._cpus(self.procirq.affinity, irq)
+        if table is not None:
+            message = table[entry].message if entry < len(table) else None
+            masked: bool | None = table[entry].masked if entry < len(table) else None
+        else:
+            message = self.message_of(dev, entry)
+            masked = None
+        vector = self.vectors.get(irq)
+        if (
+            vector is None
+            and message is not None
+            and not message.is_remappable
+            and not message.is_zero
+        ):
+            vector = message.vector
+        return VectorView(
+            device=dev.name,
+            index=index,
+            entry=entry,
+            allocated=True,
+            requested=requested,
+            irq=irq,
+            cpu=effective[0] if effective and len(effective) == 1 else None,
+            vector=vector,
+            affinity=affinity,
+            effective=effective,
+            message=message,
+            masked=masked,
+        )
+
+    @staticmethod
+    def _cpus(reader: object, irq: int) -> tuple[int, ...] | None:
+        try:
+            return tuple(reader(irq))  # type: ignore[operator]
+        except OSError:
+            return None
+
+
+def _drain(fd: int) -> int:
+    try:
+        return int.from_bytes(os.read(fd, 8), "little")
+    except BlockingIOError:
+        return 0

@@ -1,0 +1,67 @@
+"""A device this session holds through vfio-pci, and how its vectors map to irqs.
+
+The kernel names a vfio vector's irq `vfio-msix[k](bdf)`, but an allocated,
+unrequested vector has no action and so no name; the reliable map from entry
+to irq is the device's `msi_irqs/` folder plus each irq's hwirq (since 6.2
+the hwirq *is* the entry; before, the entry is its low 11 bits).
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hil.devices.base import DeviceDriver
+from hil.linux.binding import BindRecord
+from hil.model.vocabulary import IrqIndex, MsiMessage
+
+ENTRY_MASK_PRE_6_2 = 0x7FF
+
+
+@dataclass
+class OpenedDevice:
+    name: str
+    bdf: str
+    driver: DeviceDriver
+    handle: Any
+    closer: ExitStack
+    io: Any
+    bind_record: BindRecord
+    journal_handle: Any
+    index: IrqIndex | None = None
+    count: int = 0
+    eventfds: dict[int, int] = field(default_factory=dict)
+    stored: MsiMessage | None = None
+    known_entries: set[int] = field(default_factory=set)
+
+    def close_eventfds(self) -> None:
+        for fd in self.eventfds.values():
+            os.close(fd)
+        self.eventfds.clear()
+
+
+def msi_irqs(root: Path, bdf: str) -> list[int]:
+    folder = root / "sys/bus/pci/devices" / bdf / "msi_irqs"
+    try:
+        return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit())
+    except OSError:
+        return []
+
+
+def entry_irq_map(root: Path, bdf: str) -> dict[int, int]:
+    """entry -> irq for every allocated vector of the device."""
+    out: dict[int, int] = {}
+    for irq in msi_irqs(root, bdf):
+        base = root / f"sys/kernel/irq/{irq}"
+        try:
+            hwirq = int((base / "hwirq").read_text().strip())
+            chip = (base / "chip_name").read_text().strip()
+        except (OSError, ValueError):
+            continue
+        per_device_domain = chip.endswith(bdf)
+        entry = hwirq if per_device_domain else hwirq & ENTRY_MASK_PRE_6_2
+        out[entry] = irq
+    return out

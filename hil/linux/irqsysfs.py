@@ -1,0 +1,70 @@
+"""/sys/kernel/irq/N: the cheap way to read a few irqs.
+
+/proc/interrupts prints every irq for every online CPU; on a large machine
+that is megabytes per snapshot.  A step usually watches a handful of irqs,
+and these per-irq files give the same counts (for all possible CPUs,
+indexed by CPU number) plus chip, hwirq and handler names.
+
+`per_cpu_count` lists one count per *possible* CPU in order, which is the
+CPU number when possible CPUs are 0..n-1 (as on every x86 machine we know).
+The kernel fills at most one page, so with several hundred busy CPUs the
+list can be cut short; CPUs past the cut are then simply absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from hil.linux.sysfile import read_optional
+
+
+@dataclass(frozen=True)
+class IrqInfo:
+    """One irq from sysfs; fields the kernel did not provide are None (or empty)."""
+
+    irq: int
+    per_cpu: dict[int, int]
+    chip_name: str | None
+    hwirq: int | None
+    name: str | None
+    actions: tuple[str, ...]
+
+    @property
+    def total(self) -> int:
+        return sum(self.per_cpu.values())
+
+
+class SysIrq:
+    def __init__(self, root: Path = Path("/")) -> None:
+        self.base = root / "sys/kernel/irq"
+
+    def read(self, irq: int) -> IrqInfo | None:
+        """The irq's state, or None if no irq `irq` exists (never allocated or freed)."""
+        path = self.base / str(int(irq))
+        counts = read_optional(path / "per_cpu_count")
+        if counts is None:
+            return None
+        fields = [f for f in counts.split(",") if f.strip().isdigit()]
+        per_cpu = dict(enumerate(map(int, fields)))
+        hwirq = read_optional(path / "hwirq")
+        name = read_optional(path / "name")
+        actions = read_optional(path / "actions")
+        return IrqInfo(
+            irq=irq,
+            per_cpu=per_cpu,
+            chip_name=read_optional(path / "chip_name") or None,
+            hwirq=int(hwirq) if hwirq and hwirq.isdigit() else None,
+            name=name or None,
+            actions=tuple(a for a in actions.split(",") if a) if actions else (),
+        )
+
+    def read_many(self, irqs: Iterable[int]) -> dict[int, IrqInfo]:
+        """The irqs that exist among `irqs`, keyed by number."""
+        found = {}
+        for irq in irqs:
+            info = self.read(irq)
+            if info is not None:
+                found[irq] = info
+        return found

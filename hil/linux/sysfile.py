@@ -1,0 +1,46 @@
+"""Reading and writing single kernel attribute files (sysfs, procfs, tracefs).
+
+Kernel attributes report failure through the errno of `write(2)`, and that
+errno is often the very thing a test observes (EBUSY, ENOSPC, EINVAL).  A
+buffered `open().write()` could split or delay the write and blur which call
+failed, so writes go through one unbuffered `os.write`.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+
+def read_attr(path: Path) -> str:
+    """The attribute's text without its trailing newline; OSError if unreadable."""
+    with open(path, encoding="ascii", errors="replace") as f:
+        return f.read().rstrip("\n")
+
+
+def read_optional(path: Path) -> str | None:
+    """Like `read_attr`, but None when the attribute does not exist."""
+    try:
+        return read_attr(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def write_attr(path: Path, text: str) -> None:
+    """Write `text` to the attribute in one `write(2)`; OSError carries the kernel's errno."""
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+    try:
+        data = text.encode("ascii")
+        written = os.write(fd, data)
+        if written != len(data):
+            raise OSError(errno.EIO, f"short write ({written} of {len(data)} bytes)", str(path))
+    finally:
+        os.close(fd)
+
+
+def errno_name(error: OSError) -> str:
+    """Symbolic name ("ENOSPC") of an OSError's errno, as the vocabulary records it."""
+    if error.errno is None:
+        return "EIO"
+    return errno.errorcode.get(error.errno, f"E{error.errno}")

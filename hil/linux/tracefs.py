@@ -1,0 +1,182 @@
+"""The kernel's own account of vector assignment: `irq_vectors` trace events.
+
+Without GENERIC_IRQ_DEBUGFS (Debian) the trace is the only place the real
+vector number and CPU of an irq appear.  Each session traces in its own
+tracefs instance so parallel sessions and the system's own tracing do not
+disturb each other.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hil.linux.sysfile import read_attr, write_attr
+
+VECTOR_EVENTS = frozenset(
+    {
+        "vector_config",
+        "vector_update",
+        "vector_clear",
+        "vector_reserve",
+        "vector_reserve_managed",
+        "vector_alloc",
+        "vector_alloc_managed",
+        "vector_activate",
+        "vector_deactivate",
+        "vector_teardown",
+        "vector_setup",
+        "vector_free_moved",
+    }
+)
+_INSTANCE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_TRACE_LINE = re.compile(
+    r"^\s*(?P<task>.*?)-(?P<pid>\d+)\s+(?:\(\s*[-\d]+\)\s+)?\[(?P<cpu>\d+)\]\s+"
+    r"(?:[^\s\d]\S{3,4}\s+)?(?P<ts>\d+\.\d+):\s+(?P<event>\w+):\s*(?P<body>.*)$"
+)
+_FIELD = re.compile(r"(\w+)=(\S+)")
+_LOST = re.compile(r"\[LOST (\d+) EVENTS\]")
+
+
+@dataclass(frozen=True)
+class VectorEvent:
+    """One trace record; `fields` holds every `key=value` as an int (hex accepted)."""
+
+    timestamp: float
+    event: str
+    fields: dict[str, int]
+    cpu: int = field(default=-1, compare=False)
+    task: str = field(default="", compare=False)
+
+    @property
+    def irq(self) -> int | None:
+        return self.fields.get("irq")
+
+
+@dataclass(frozen=True)
+class TraceLog:
+    """Parsed trace: the events, events the ring buffer dropped, and lines skipped."""
+
+    events: tuple[VectorEvent, ...]
+    lost_events: int = 0
+    skipped: tuple[str, ...] = ()
+
+    def for_irq(self, irq: int) -> list[VectorEvent]:
+        return [e for e in self.events if e.fields.get("irq") == irq]
+
+
+def parse_trace(text: str) -> TraceLog:
+    """Read `irq_vectors` and `irq_matrix` events from the text of a `trace` file."""
+    events: list[VectorEvent] = []
+    skipped: list[str] = []
+    lost = 0
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        lost_match = _LOST.search(line)
+        if lost_match is not None:
+            lost += int(lost_match[1])
+            continue
+        m = _TRACE_LINE.match(line)
+        if m is None:
+            skipped.append(line)
+            continue
+        event = m["event"]
+        if event not in VECTOR_EVENTS and not event.startswith("irq_matrix_"):
+            continue
+        try:
+            fields = {k: int(v, 0) for k, v in _FIELD.findall(m["body"])}
+        except ValueError:
+            skipped.append(line)
+            continue
+        events.append(
+            VectorEvent(
+                timestamp=float(m["ts"]),
+                event=event,
+                fields=fields,
+                cpu=int(m["cpu"]),
+                task=m["task"].strip(),
+            )
+        )
+    return TraceLog(events=tuple(events), lost_events=lost, skipped=tuple(skipped))
+
+
+class TracefsError(RuntimeError):
+    pass
+
+
+class Tracefs:
+    """A tracefs instance (or the top-level buffer when `instance` is None)."""
+
+    def __init__(self, root: Path = Path("/"), instance: str | None = None) -> None:
+        if instance is not None and _INSTANCE_NAME.fullmatch(instance) is None:
+            raise ValueError(f"bad trace instance name {instance!r} (letters, digits, _ . -)")
+        self.tracing = self._find_tracing(root)
+        self.instance = instance
+        self.dir = self.tracing / "instances" / instance if instance else self.tracing
+
+    @staticmethod
+    def _find_tracing(root: Path) -> Path:
+        for candidate in ("sys/kernel/tracing", "sys/kernel/debug/tracing"):
+            if (root / candidate / "events").is_dir():
+                return root / candidate
+        return root / "sys/kernel/tracing"
+
+    def available(self) -> bool:
+        """True if tracefs is mounted and the kernel has the irq_vectors events."""
+        return (self.tracing / "events/irq_vectors").is_dir()
+
+    def create(self) -> None:
+        """Create the instance directory (the kernel fills it with its own files)."""
+        if self.instance is None:
+            return
+        try:
+            os.mkdir(self.dir)
+        except FileExistsError:
+            pass
+        except OSError as e:
+            raise TracefsError(f"cannot create trace instance {self.dir}: {e.strerror}") from e
+
+    def remove(self) -> None:
+        """Remove the instance; tracefs frees its buffers on rmdir."""
+        if self.instance is None:
+            return
+        try:
+            os.rmdir(self.dir)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            raise TracefsError(f"cannot remove trace instance {self.dir}: {e.strerror}") from e
+
+    def _event_groups(self) -> list[Path]:
+        groups = [self.dir / "events/irq_vectors"]
+        if (self.dir / "events/irq_matrix").is_dir():
+            groups.append(self.dir / "events/irq_matrix")
+        return groups
+
+    def _set_enabled(self, on: bool) -> None:
+        for group in self._event_groups():
+            try:
+                write_attr(group / "enable", "1\n" if on else "0\n")
+            except OSError as e:
+                raise TracefsError(f"cannot write {group / 'enable'}: {e.strerror}") from e
+
+    def enable(self) -> None:
+        """Enable irq_vectors (and irq_matrix where present) and switch tracing on."""
+        self._set_enabled(True)
+        write_attr(self.dir / "tracing_on", "1\n")
+
+    def disable(self) -> None:
+        self._set_enabled(False)
+
+    def clear(self) -> None:
+        """Empty the instance's buffer (truncating `trace` does that)."""
+        write_attr(self.dir / "trace", "")
+
+    def read(self) -> str:
+        return read_attr(self.dir / "trace")
+
+    def events(self) -> TraceLog:
+        return parse_trace(self.read())

@@ -1,0 +1,103 @@
+"""Plain-JSON encoding of the model's dataclasses.
+
+Steps and outcomes cross a process boundary (the agent on a lab machine) and
+are stored in evidence bundles that a later model judges again, so they
+need a stable, explicit wire form: every dataclass becomes an object with a
+`"type"` tag, enums their values, tuples lists.  Only classes registered
+here can be decoded, so an evidence file cannot instantiate arbitrary code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from enum import Enum
+from typing import Any
+
+from hil.model import steps, vocabulary
+
+_REGISTRY: dict[str, type] = {}
+
+
+def register(cls: type) -> type:
+    _REGISTRY[cls.__name__] = cls
+    return cls
+
+
+for _cls in (
+    steps.Enable,
+    steps.Request,
+    steps.Release,
+    steps.Affinity,
+    steps.Fire,
+    steps.Store,
+    steps.FireStored,
+    steps.CpuOffline,
+    steps.CpuOnline,
+    steps.Disable,
+    vocabulary.MsiMessage,
+    vocabulary.VectorView,
+    vocabulary.Delivery,
+    vocabulary.StepOutcome,
+):
+    register(_cls)
+
+
+def encode(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out: dict[str, Any] = {"type": type(value).__name__}
+        for f in dataclasses.fields(value):
+            out[f.name] = encode(getattr(value, f.name))
+        return out
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, tuple | list):
+        return [encode(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): encode(v) for k, v in value.items()}
+    return value
+
+
+def decode(data: Any) -> Any:
+    """Decode a tagged object produced by `encode`; untagged data is returned as is."""
+    if isinstance(data, dict) and "type" in data:
+        cls = _REGISTRY.get(data["type"])
+        if cls is None:
+            raise ValueError(f"unknown type tag {data['type']!r}")
+        hints = typing.get_type_hints(cls)
+        kwargs = {}
+        for f in dataclasses.fields(cls):
+            if f.name in data:
+                kwargs[f.name] = _coerce(hints[f.name], data[f.name])
+        return cls(**kwargs)
+    return data
+
+
+def _coerce(hint: Any, raw: Any) -> Any:
+    if raw is None:
+        return None
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(arg, raw)
+            except (TypeError, ValueError):
+                continue
+        raise ValueError(f"cannot decode {raw!r} as {hint}")
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(args[0], v) for v in raw)
+        return tuple(_coerce(a, v) for a, v in zip(args, raw, strict=True))
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return hint(raw)
+    if isinstance(raw, dict) and "type" in raw:
+        return decode(raw)
+    if hint is int and not isinstance(raw, int):
+        raise TypeError(f"expected int, got {raw!r}")
+    if hint is str and not isinstance(raw, str):
+        raise TypeError(f"expected str, got {raw!r}")
+    return raw

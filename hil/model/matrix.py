@@ -1,0 +1,215 @@
+"""The per-CPU vector matrix (kernel/irq/matrix.c), sized for machines of 1000+ CPUs.
+
+`best_cpu` is matrix_find_best_cpu: the online CPU of a mask with the most
+available vectors, strict `>` so ties go to the lowest CPU.  The model asks
+it for "any online CPU" on almost every request, so the CPUs are also kept
+in buckets by available count (each with a lazy min-heap): that question is
+answered in O(log n) instead of a scan of every CPU.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+
+
+class MatrixError(Exception):
+    """irq_matrix_alloc failed; `errno` is what the kernel returns."""
+
+    def __init__(self, errno: str, message: str) -> None:
+        super().__init__(message)
+        self.errno = errno
+
+
+@dataclass
+class _CpuMap:
+    used: int = 0
+    """Bitmap of allocated (non-managed and managed) vectors."""
+    allocated: int = 0
+    """Non-managed allocated count (cm->allocated - managed_allocated)."""
+    managed: int = 0
+    """Managed reservations (cm->managed): bits set aside for managed irqs."""
+    available: int = 0
+    online: bool = True
+
+
+@dataclass
+class _Buckets:
+    """Online CPUs grouped by available count, each group with a lazy min-heap."""
+
+    members: dict[int, set[int]] = field(default_factory=dict)
+    heaps: dict[int, list[int]] = field(default_factory=dict)
+    top: int = -1
+
+    def add(self, cpu: int, avail: int) -> None:
+        self.members.setdefault(avail, set()).add(cpu)
+        heapq.heappush(self.heaps.setdefault(avail, []), cpu)
+        self.top = max(self.top, avail)
+
+    def remove(self, cpu: int, avail: int) -> None:
+        self.members[avail].discard(cpu)
+
+    def _lowest(self, avail: int) -> int | None:
+        heap = self.heaps.get(avail)
+        members = self.members.get(avail)
+        while heap and (members is None or heap[0] not in members):
+            heapq.heappop(heap)
+        return heap[0] if heap else None
+
+    def best(self, highest_cpu_wins: bool) -> int | None:
+        while self.top > 0 and not self.members.get(self.top):
+            self.top -= 1
+        if self.top <= 0:
+            return None
+        if highest_cpu_wins:
+            return max(self.members[self.top])
+        return self._lowest(self.top)
+
+
+class VectorMatrix:
+    """Vector bitmaps, availability and reservations of every CPU."""
+
+    def __init__(
+        self,
+        cpus: Iterable[int],
+        allocatable: Collection[int],
+        online: Collection[int],
+        managed_reserved: Mapping[int, int] | None = None,
+        highest_cpu_wins_ties: bool = False,
+    ) -> None:
+        """`highest_cpu_wins_ties` inverts the kernel's tie-break; it exists only so
+        negative controls can prove the comparison notices a wrong allocator."""
+        self._allocatable_mask = 0
+        for v in allocatable:
+            self._allocatable_mask |= 1 << v
+        self.capacity = len(allocatable)
+        self._ties_high = highest_cpu_wins_ties
+        self._maps: dict[int, _CpuMap] = {}
+        self._buckets = _Buckets()
+        self.global_available = 0
+        self.global_reserved = 0
+        reserved = managed_reserved or {}
+        for cpu in cpus:
+            cm = _CpuMap(managed=reserved.get(cpu, 0), online=cpu in online)
+            cm.available = self.capacity - cm.managed
+            self._maps[cpu] = cm
+            if cm.online:
+                self._buckets.add(cpu, cm.available)
+                self.global_available += cm.available
+
+    # -- queries ---------------------------------------------------------
+
+    @property
+    def cpus(self) -> list[int]:
+        return sorted(self._maps)
+
+    def is_online(self, cpu: int) -> bool:
+        return self._maps[cpu].online
+
+    def available(self, cpu: int) -> int:
+        return self._maps[cpu].available
+
+    def allocated(self, cpu: int) -> int:
+        return self._maps[cpu].allocated
+
+    def is_used(self, cpu: int, vector: int) -> bool:
+        return bool(self._maps[cpu].used >> vector & 1)
+
+    def used_vectors(self, cpu: int) -> tuple[int, ...]:
+        used = self._maps[cpu].used
+        return tuple(v for v in range(used.bit_length()) if used >> v & 1)
+
+    def lowest_free(self, cpu: int) -> int | None:
+        free = self._allocatable_mask & ~self._maps[cpu].used
+        return (free & -free).bit_length() - 1 if free else None
+
+    def best_cpu(self, mask: Collection[int] | None = None) -> int | None:
+        """matrix_find_best_cpu over `mask` (None: every online CPU)."""
+        if mask is None:
+            return self._buckets.best(self._ties_high)
+        best: int | None = None
+        best_avail = 0
+        for cpu in sorted(mask, reverse=self._ties_high):
+            cm = self._maps.get(cpu)
+            if cm is None or not cm.online or cm.available <= best_avail:
+                continue
+            best, best_avail = cpu, cm.available
+        return best
+
+    # -- changes ---------------------------------------------------------
+
+    def _set_available(self, cpu: int, cm: _CpuMap, value: int) -> None:
+        if cm.online:
+            self._buckets.remove(cpu, cm.available)
+            self.global_available += value - cm.available
+            self._buckets.add(cpu, value)
+        cm.available = value
+
+    def assign(self, cpu: int, vector: int, managed: bool = False) -> None:
+        """Mark a vector taken (calibration, or a managed irq using its reservation)."""
+        cm = self._maps[cpu]
+        if cm.used >> vector & 1:
+            raise ValueError(f"vector {vector:#x} on CPU {cpu} is already in use")
+        cm.used |= 1 << vector
+        if managed:
+            return
+        cm.allocated += 1
+        self._set_available(cpu, cm, cm.available - 1)
+
+    def alloc_on(self, cpu: int, reserved: bool = False) -> int:
+        """matrix_alloc_area + accounting on a chosen CPU: the lowest free bit."""
+        vector = self.lowest_free(cpu)
+        if vector is None:
+            raise MatrixError("ENOSPC", f"no free vector on CPU {cpu}")
+        self.assign(cpu, vector)
+        if reserved:
+            self.global_reserved = max(0, self.global_reserved - 1)
+        return vector
+
+    def alloc(self, mask: Collection[int] | None = None, reserved: bool = False) -> tuple[int, int]:
+        """irq_matrix_alloc: (cpu, vector) on the best CPU of `mask` (None: any online)."""
+        if mask is not None and not mask:
+            raise MatrixError("EINVAL", "empty mask")
+        cpu = self.best_cpu(mask)
+        if cpu is None:
+            raise MatrixError("ENOSPC", "no online CPU with a free vector in the mask")
+        return cpu, self.alloc_on(cpu, reserved)
+
+    def free(self, cpu: int, vector: int, managed: bool = False) -> None:
+        cm = self._maps[cpu]
+        if not cm.used >> vector & 1:
+            raise ValueError(f"vector {vector:#x} on CPU {cpu} is not allocated")
+        cm.used &= ~(1 << vector)
+        if managed:
+            return
+        cm.allocated -= 1
+        self._set_available(cpu, cm, cm.available + 1)
+
+    def reserve(self) -> None:
+        """irq_matrix_reserve: a global promise only; never fails (it warns at most)."""
+        self.global_reserved += 1
+
+    def remove_reserved(self) -> None:
+        self.global_reserved = max(0, self.global_reserved - 1)
+
+    def set_online(self, cpu: int, online: bool) -> None:
+        """irq_matrix_online/offline: the CPU keeps its bitmap and available count."""
+        cm = self._maps[cpu]
+        if cm.online == online:
+            return
+        if online:
+            cm.online = True
+            self._buckets.add(cpu, cm.available)
+            self.global_available += cm.available
+        else:
+            self._buckets.remove(cpu, cm.available)
+            self.global_available -= cm.available
+            cm.online = False
+
+    def can_unplug(self, cpu: int) -> tuple[bool, int, int]:
+        """lapic_can_unplug_cpu: (ok, vectors to move, available elsewhere)."""
+        cm = self._maps[cpu]
+        tomove = cm.allocated
+        avl = self.global_available - (cm.available if cm.online else 0)
+        return avl >= tomove, tomove, avl

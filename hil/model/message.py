@@ -1,0 +1,36 @@
+"""Compat-format (non-remapped) MSI messages.
+
+Without IR the message *is* the routing: the address names the CPU and the
+data names the vector, so every move rewrites the device.  How the address
+names the CPU is the APIC routing mode's business, not the kernel
+version's: 6.1 on a small xAPIC guest uses logical flat (bit 2 set, a
+one-hot CPU mask), 6.12 physical (the APIC ID).
+"""
+
+from __future__ import annotations
+
+from hil.model.vocabulary import MSI_ADDRESS_BASE, ApicMode, MsiMessage
+
+ZERO_MESSAGE = MsiMessage(0, 0)
+"""What msi_domain_deactivate writes when an irq is freed or shut down."""
+
+_DEST_MODE_LOGICAL = 1 << 2
+
+
+def compat_message(mode: ApicMode, cpu: int, apicid: int, vector: int) -> MsiMessage:
+    """__irq_msi_compose_msg: fixed delivery, edge, destination by routing mode."""
+    if mode is ApicMode.LOGICAL_FLAT:
+        # flat_init_apic_ldr: the logical ID of CPU n is BIT(n), so at most 8 CPUs.
+        if cpu >= 8:
+            raise ValueError("logical flat mode addresses at most 8 CPUs")
+        dest, logical = 1 << cpu, True
+    elif mode is ApicMode.X2APIC_CLUSTER:
+        dest, logical = ((apicid >> 4) << 16) | (1 << (apicid & 0xF)), True
+    else:
+        dest, logical = apicid, False
+    address = MSI_ADDRESS_BASE | (dest & 0xFF) << 12
+    if logical:
+        address |= _DEST_MODE_LOGICAL
+    # Destination ID bits 8-31 go to the high address word (x2APIC).
+    address |= (dest & 0xFFFFFF00) << 32
+    return MsiMessage(address, vector & 0xFF)

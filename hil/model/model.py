@@ -1,0 +1,818 @@
+"""The interrupt model: a machine's state and one `apply(step) -> Prediction`.
+
+Each step is handled the way vfio-pci and the kernel handle it (see
+docs/model.md for every rule with its kernel function and versions).  The
+model keeps exact values where the calibration allows and marks the rest:
+vector numbers are uncertain without calibrated bitmaps, IRTE and irq numbers
+relative without their first free index.  Where timing decides (a second
+affinity write inside the IR cleanup window on 6.6+) the prediction carries
+the other outcome as an alternative, and `adopt()` lets the runner follow
+whichever one the machine took.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from hil.model import domain
+from hil.model.calibration import Calibration
+from hil.model.device import DeviceCaps
+from hil.model.faults import ModelFaults
+from hil.model.kernel import KernelRules
+from hil.model.message import ZERO_MESSAGE
+from hil.model.prediction import Prediction, Relative
+from hil.model.remap import IrteError, IrteRef
+from hil.model.routing import Landing, LandingKind, irte_key, land
+from hil.model.state import (
+    DeviceState,
+    IrqState,
+    MachineState,
+    StoredMessage,
+    VectorState,
+    build_state,
+)
+from hil.model.steps import (
+    Affinity,
+    CpuOffline,
+    CpuOnline,
+    Disable,
+    Enable,
+    Fire,
+    FireStored,
+    Release,
+    Request,
+    Step,
+    Store,
+    describe,
+)
+from hil.model.trace import compact_trace
+from hil.model.verdict import flatten
+from hil.model.vocabulary import (
+    ApicMode,
+    Delivery,
+    IrqIndex,
+    IrType,
+    StepOutcome,
+    VectorView,
+)
+
+
+@dataclass
+class _Result:
+    """What a step handler found, before it becomes a StepOutcome."""
+
+    errno: str | None = None
+    granted: int | None = None
+    views: list[VectorState] = field(default_factory=list)
+    gone: list[VectorState] = field(default_factory=list)
+    """Vectors freed by this step, reported as allocated=False."""
+    deliveries: dict[tuple[str, int], Counter[int]] = field(default_factory=dict)
+    watched: list[tuple[str, int]] = field(default_factory=list)
+    lost: int | None = None
+    spurious: int | None = None
+    uncertain: set[str] = field(default_factory=set)
+
+
+class InterruptModel:
+    """Predicts each scenario step on a machine described by a calibration."""
+
+    def __init__(
+        self,
+        calibration: Calibration,
+        devices: Mapping[str, DeviceCaps] | Iterable[DeviceCaps],
+        faults: ModelFaults | None = None,
+    ) -> None:
+        self.calibration = calibration
+        self.faults = faults or ModelFaults()
+        ir = calibration.ir
+        if self.faults.flip_ir:
+            ir = IrType.NONE if ir is not IrType.NONE else IrType.INTEL
+        mode = self.faults.apic_mode or calibration.apic_mode
+        self._state = build_state(calibration, ir, mode, self.faults.reverse_tiebreak)
+        caps = devices.values() if isinstance(devices, Mapping) else devices
+        for cap in caps:
+            self._state.devices[cap.name] = DeviceState(cap)
+        self._steps = 0
+        self._alternative_states: list[MachineState] = []
+
+    # -- read-only views -------------------------------------------------------
+
+    @property
+    def rules(self) -> KernelRules:
+        return self._state.rules
+
+    @property
+    def ir(self) -> IrType:
+        return self._state.ir
+
+    @property
+    def apic_mode(self) -> ApicMode:
+        return self._state.apic_mode
+
+    def online_cpus(self) -> tuple[int, ...]:
+        return tuple(sorted(self._state.online))
+
+    def available(self, cpu: int) -> int:
+        return self._state.matrix.available(cpu)
+
+    def used_vectors(self, cpu: int) -> tuple[int, ...]:
+        return self._state.matrix.used_vectors(cpu)
+
+    def vectors(self, device: str | None = None) -> tuple[VectorView, ...]:
+        """Current views of every allocated vector (of one device, or all)."""
+        views: list[VectorView] = []
+        for name, dev in sorted(self._state.devices.items()):
+            if device is None or name == device:
+                for entry in sorted(dev.vectors):
+                    views.append(_view(self._state, dev.vectors[entry], set(), {})[0])
+        return tuple(views)
+
+    # -- stepping ----------------------------------------------------------------
+
+    def apply(self, step: Step, index: int | None = None) -> Prediction:
+        """Predict one step and advance the model's state along the main outcome."""
+        number = self._steps if index is None else index
+        self._steps = number + 1
+        alternative_state = (
+            copy.deepcopy(self._state) if self._timing_may_decide(step) else None
+        )
+        domain.run_cleanups(self._state)
+        outcome, uncertain, relative, rules = _run(self._state, step, number)
+        alternatives: list[StepOutcome] = []
+        self._alternative_states = []
+        if alternative_state is not None:
+            alt, alt_uncertain, alt_relative, alt_rules = _run(alternative_state, step, number)
+            if flatten(alt) != flatten(outcome):
+                alternatives.append(alt)
+                self._alternative_states.append(alternative_state)
+                uncertain |= alt_uncertain
+                relative = {**alt_relative, **relative}
+                rules = rules + tuple(r for r in alt_rules if r not in rules)
+        return Prediction(
+            outcome=outcome,
+            uncertain=frozenset(uncertain),
+            relative=relative,
+            alternatives=tuple(alternatives),
+            rules=rules,
+        )
+
+    def adopt(self, alternative: int) -> None:
+        """Continue from alternative `alternative` of the last prediction (the machine
+        took that branch), so later steps are predicted from the state it left."""
+        self._state = self._alternative_states[alternative]
+        self._alternative_states = []
+
+    def _timing_may_decide(self, step: Step) -> bool:
+        """A second IR affinity write before the cleanup timer (6.6+, one tick) ran."""
+        m = self._state
+        if not isinstance(step, Affinity) or not m.remapped or not m.rules.cleanup_by_timer:
+            return False
+        dev = m.devices.get(step.device)
+        vs = dev.vectors.get(step.entry) if dev else None
+        return vs is not None and vs.irq.cleanup_pending
+
+
+# -- one step -------------------------------------------------------------------------
+
+
+def _run(
+    m: MachineState, step: Step, number: int
+) -> tuple[StepOutcome, set[str], dict[str, Relative], tuple[str, ...]]:
+    m.notes = []
+    m.rules_used = []
+    m.trace = [] if isinstance(step, Enable | Request) else None
+    result = _Handlers(m).handle(step)
+    uncertain = set(result.uncertain)
+    relative: dict[str, Relative] = {}
+    views = [_view(m, vs, uncertain, relative)[0] for vs in result.views]
+    views += [_gone_view(vs) for vs in result.gone]
+    deliveries = []
+    for key in result.watched:
+        counts = result.deliveries.get(key, Counter())
+        dev = m.devices[key[0]]
+        vs = dev.vectors.get(key[1])
+        eventfd = sum(counts.values()) if vs is not None and vs.requested else None
+        deliveries.append(
+            Delivery(key[0], key[1], tuple(sorted((c, n) for c, n in counts.items())), eventfd)
+        )
+    trace = None
+    if m.trace is not None:
+        trace = compact_trace(m.trace)
+    outcome = StepOutcome(
+        step=number,
+        action=describe(step),
+        errno=result.errno,
+        granted=result.granted,
+        vectors=tuple(views),
+        deliveries=tuple(deliveries),
+        lost=result.lost,
+        spurious=result.spurious,
+        trace=trace,
+        notes=tuple(m.notes),
+    )
+    m.trace = None
+    return outcome, uncertain, relative, tuple(m.rules_used)
+
+
+def _affinity_tuple(m: MachineState, mask: frozenset[int] | None) -> tuple[int, ...]:
+    if mask is None or mask == m.all_cpus:
+        return m.all_cpus_tuple
+    return tuple(sorted(mask))
+
+
+def _view(
+    m: MachineState, vs: VectorState, uncertain: set[str], relative: dict[str, Relative]
+) -> tuple[VectorView, str]:
+    irq = vs.irq
+    key = f"{vs.device}.{vs.index.value}[{vs.entry}]"
+    number: int | None = irq.number
+    if not irq.exact_number:
+        relative[f"{key}.irq"] = Relative("irq", irq.number)
+        number = None
+    vector = irq.cfg_vector
+    placeholder = m.rules.placeholder_vector
+    if not m.exact_vectors and vector is not None and vector != placeholder:
+        uncertain.add(f"{key}.vector")
+    message = vs.message
+    if message is not None and not message.is_zero:
+        ref = irq.irte
+        if m.remapped and ref is not None and ref.index is None:
+            if ref.symbol is not None:
+                relative[f"{key}.message"] = Relative(ref.symbol, ref.offset)
+            else:
+                uncertain.add(f"{key}.message")
+            message = None
+        elif not m.remapped and not m.exact_vectors and message.vector != placeholder:
+            uncertain.add(f"{key}.message")
+    shown = irq.pending if irq.pending is not None else irq.affinity
+    effective = irq.effective
+    view = VectorView(
+        device=vs.device,
+        index=vs.index,
+        entry=vs.entry,
+        allocated=True,
+        requested=vs.requested,
+        irq=number,
+        cpu=irq.cfg_cpu,
+        vector=vector,
+        affinity=_affinity_tuple(m, shown),
+        effective=None if effective is None else _affinity_tuple(m, effective),
+        message=message,
+        masked=vs.masked if vs.maskable else None,
+    )
+    return view, key
+
+
+def _gone_view(vs: VectorState) -> VectorView:
+    """A vector freed by Disable: gone, with the message the device was left holding."""
+    return VectorView(
+        device=vs.device,
+        index=vs.index,
+        entry=vs.entry,
+        allocated=False,
+        requested=False,
+        message=vs.message if vs.message is not None and vs.message.is_zero else None,
+        masked=True if vs.maskable else None,
+    )
+
+
+class _Handlers:
+    """One method per step kind; each mirrors what vfio-pci does for that step."""
+
+    def __init__(self, m: MachineState) -> None:
+        self.m = m
+        self.r = _Result()
+
+    def handle(self, step: Step) -> _Result:
+        match step:
+            case Enable():
+                self.enable(step)
+            case Request():
+                self.request_step(step)
+            case Release():
+                self.release_step(step)
+            case Affinity():
+                self.affinity(step)
+            case Fire():
+                self.fire(step)
+            case Store():
+                self.store(step)
+            case FireStored():
+                self.fire_stored(step)
+            case CpuOffline():
+                self.cpu_offline(step)
+            case CpuOnline():
+                self.cpu_online(step)
+            case Disable():
+                self.disable(step)
+        return self.r
+
+    # -- helpers ----------------------------------------------------------------
+
+    def device(self, name: str) -> DeviceState:
+        try:
+            return self.m.devices[name]
+        except KeyError:
+            raise ValueError(f"scenario names unknown device {name!r}") from None
+
+    def fail(self, errno: str, why: str) -> None:
+        self.r.errno = errno
+        self.m.note(why)
+
+    def node_of(self, dev: DeviceState) -> int | None:
+        if dev.caps.numa_node is not None:
+            return dev.caps.numa_node if dev.caps.numa_node >= 0 else None
+        return None
+
+    def new_irq(self, dev: DeviceState, number: int, entry: int) -> IrqState:
+        irq = IrqState(
+            number=number,
+            exact_number=self.m.irq_numbers.exact,
+            device=dev.caps.name,
+            entry=entry,
+            node=self.node_of(dev),
+        )
+        self.m.irqs.add(irq)
+        return irq
+
+    def attach_irte(self, irq: IrqState, ref: IrteRef) -> None:
+        irq.irte = ref
+        key = irte_key(ref)
+        if key is not None:
+            self.m.irte_owner[key] = irq
+
+    # -- allocation (pci_alloc_irq_vectors through the domain stack) ----------------
+
+    def alloc_msi(self, dev: DeviceState, count: int) -> str | None:
+        """One MSI descriptor with `count` vectors: irq numbers, IRTE block,
+        vector reservations, then msi_init_virq for each."""
+        m = self.m
+        first = m.irq_numbers.alloc(count)
+        refs: list[IrteRef] = []
+        if m.remapped:
+            try:
+                refs = m.irte_table(dev.caps.name).alloc(count)
+            except IrteError as error:
+                for i in range(count):
+                    m.irq_numbers.free(first + i)
+                m.note(f"alloc_irte: {error}; Failed to allocate IRTE")
+                return error.errno
+        maskable = dev.caps.msi_maskable
+        made: list[VectorState] = []
+        for i in range(count):
+            irq = self.new_irq(dev, first + i, i)
+            if refs:
+                self.attach_irte(irq, refs[i])
+            domain.reserve_irq_vector(m, irq)
+            vs = VectorState(dev.caps.name, IrqIndex.MSI, i, irq, maskable=maskable)
+            vs.irte_block = count if i == 0 else 0
+            dev.vectors[i] = vs
+            made.append(vs)
+        for vs in made:
+            error = self.init_virq(vs, reservation=maskable)
+            if error is not None:
+                self.free_all(dev)
+                return error
+        return None
+
+    def alloc_msix_entry(self, dev: DeviceState, entry: int) -> str | None:
+        m = self.m
+        number = m.irq_numbers.alloc(1)
+        ref: IrteRef | None = None
+        if m.remapped:
+            try:
+                ref = m.irte_table(dev.caps.name).alloc(1)[0]
+            except IrteError as error:
+                m.irq_numbers.free(number)
+                m.note(f"alloc_irte: {error}; Failed to allocate IRTE")
+                return error.errno
+        irq = self.new_irq(dev, number, entry)
+        if ref is not None:
+            self.attach_irte(irq, ref)
+        domain.reserve_irq_vector(m, irq)
+        vs = VectorState(dev.caps.name, IrqIndex.MSIX, entry, irq, maskable=True)
+        dev.vectors[entry] = vs
+        return self.init_virq(vs, reservation=True)
+
+    def init_virq(self, vs: VectorState, reservation: bool) -> str | None:
+        """msi_init_virq: early activation; reservation mode keeps the placeholder and
+        clears the activated bit so request_irq assigns the real vector."""
+        irq = vs.irq
+        irq.reservation_mode = reservation
+        if reservation:
+            self.m.rule("reservation-mode")
+        else:
+            self.m.rule("non-maskable-msi-vector-at-allocation")
+        error = domain.activate(self.m, irq, reserve=reservation)
+        if error is not None:
+            return error
+        if reservation:
+            irq.activated = False
+        return None
+
+    def free_all(self, dev: DeviceState) -> list[VectorState]:
+        """pci_free_irq_vectors after free_irq of every requested vector."""
+        m = self.m
+        freed = [dev.vectors[e] for e in sorted(dev.vectors)]
+        for vs in freed:
+            if vs.requested:
+                self.release(vs)
+        for vs in freed:
+            irq = vs.irq
+            if irq.activated:
+                domain.deactivate(m, irq)
+            domain.free_vectors(m, irq)
+            if irq.irte is not None:
+                key = irte_key(irq.irte)
+                if key is not None and m.irte_owner.get(key) is irq:
+                    del m.irte_owner[key]
+                if vs.irte_block:
+                    m.irte_table(vs.device).free(irq.irte, vs.irte_block)
+                irq.ir_present = False
+            m.irq_numbers.free(irq.number)
+            m.irqs.discard(irq)
+            vs.masked = True
+            vs.requested = False
+        dev.vectors = {}
+        dev.index = None
+        return freed
+
+    # -- request / release (vfio_msi_set_vector_signal) ------------------------------
+
+    def startup_mask(self, irq: IrqState) -> frozenset[int]:
+        """irq_setup_affinity: (user-set or default) ∩ online, narrowed to the node."""
+        m = self.m
+        base = irq.affinity
+        if irq.user_set and base is not None and not any(c in m.online for c in base):
+            irq.user_set = False
+            base = None
+        if not irq.user_set:
+            base = None
+        if base is None and len(m.online) == len(m.all_cpus):
+            mask = m.all_cpus
+        else:
+            mask = frozenset(c for c in (base or m.all_cpus) if c in m.online)
+            if not mask:
+                mask = frozenset(m.online)
+        node = m.node_cpus.get(irq.node) if irq.node is not None else None
+        if node is not None and node & mask:
+            mask = node & mask
+        return mask
+
+    def request(self, vs: VectorState) -> str | None:
+        """vfio: free a previous trigger, rewrite the cached message, request_irq:
+        activation (real vector), irq_startup (affinity), unmask."""
+        m = self.m
+        if vs.requested:
+            self.release(vs)
+        irq = vs.irq
+        if not irq.activated:
+            error = domain.activate(m, irq, reserve=False)
+            if error is not None:
+                m.note(f"request_irq for irq {irq.number} failed: {error}")
+                return error
+        domain.set_affinity(m, irq, self.startup_mask(irq))
+        irq.started = True
+        irq.proc = True
+        vs.requested = True
+        vs.masked = False
+        m.rule("spread-best-cpu")
+        if vs.latched:
+            vs.latched = False
+            m.note(f"{vs.device}[{vs.entry}]: the interrupt latched while masked is sent "
+                   "at unmask")
+            self.send(vs.device, vs.message, irq.irte)
+        return None
+
+    def release(self, vs: VectorState) -> None:
+        """free_irq: shut down (mask), then deactivate; the vector stays allocated."""
+        irq = vs.irq
+        vs.requested = False
+        vs.masked = True
+        irq.started = False
+        if irq.activated:
+            domain.deactivate(self.m, irq)
+        self.m.rule("release-zero-message")
+
+    # -- delivery -------------------------------------------------------------------
+
+    def watch(self, dev: DeviceState) -> None:
+        for entry in sorted(dev.vectors):
+            key = (dev.caps.name, entry)
+            if dev.vectors[entry].requested and key not in self.r.watched:
+                self.r.watched.append(key)
+
+    def send(self, sender: str, message: object, irte: IrteRef | None) -> Landing:
+        """One write by device `sender`; tallies deliveries, lost and spurious."""
+        from hil.model.vocabulary import MsiMessage
+
+        msg = message if isinstance(message, MsiMessage) else None
+        landing = land(self.m, msg, irte)
+        r = self.r
+        r.lost = r.lost or 0
+        r.spurious = r.spurious or 0
+        irq = landing.irq
+        if landing.kind is LandingKind.DELIVERED and irq is not None:
+            if irq.device is not None and irq.entry is not None:
+                key = (irq.device, irq.entry)
+                r.deliveries.setdefault(key, Counter())[landing.cpu or 0] += 1
+                if key not in r.watched:
+                    r.watched.append(key)
+            if irq.device != sender:
+                r.lost += 1
+                who = f"{irq.device}[{irq.entry}]" if irq.device else f"irq {irq.number}"
+                self.m.note(f"the message reached {who} on CPU {landing.cpu}, not {sender}")
+                self.m.rule("stale-message-reused-vector")
+            return landing
+        r.lost += 1
+        if landing.kind is LandingKind.SPURIOUS:
+            r.spurious += 1
+            self.m.note(f"Spurious interrupt (vector {landing.vector:#04x}) on CPU#{landing.cpu}")
+        elif landing.kind is LandingKind.NO_HANDLER:
+            self.m.note(f"No irq handler for {landing.cpu}.{landing.vector}")
+            self.m.rule("stale-message-no-handler")
+        elif landing.kind is LandingKind.DMAR_FAULT:
+            self.m.note("DMAR fault: Present field in the IRTE entry is clear")
+            self.m.rule("ir-fault-after-free")
+        elif landing.kind is LandingKind.UNKNOWN:
+            self.m.note("the model cannot place this message")
+        else:
+            self.m.note(f"not delivered: {landing.kind.value}")
+        return landing
+
+    # -- steps ----------------------------------------------------------------------
+
+    def enable(self, step: Enable) -> None:
+        m = self.m
+        dev = self.device(step.device)
+        if step.index is IrqIndex.IMS:
+            reason = m.rules.ims_unavailable_reason(m.remapped, False)
+            why = "vfio-pci has no IMS interface (no VFIO irq index for IMS)"
+            if reason:
+                why += f"; besides, {reason}"
+            else:
+                why += f"; kernel {m.rules.version} itself has the PCI IMS API"
+            self.fail("EOPNOTSUPP", why)
+            m.rule("ims-unavailable")
+            return
+        capacity = dev.caps.capacity(step.index)
+        if capacity == 0:
+            self.fail("EINVAL", f"{step.device} has no {step.index.value} capability")
+            return
+        if not 1 <= step.count <= capacity:
+            self.fail("EINVAL", f"count {step.count} outside 1..{capacity} "
+                      "(vfio_set_irqs_validate_and_prepare)")
+            return
+        if any(not 0 <= e < step.count for e in step.unrequested):
+            raise ValueError(f"unrequested entries {step.unrequested} outside 0..{step.count - 1}")
+        if dev.index is not None and dev.index is not step.index:
+            self.fail("EINVAL", f"{step.device} already has {dev.index.value} enabled")
+            return
+        if dev.index is step.index:
+            self.set_block(dev, step)
+            return
+        error, granted = self.first_enable(dev, step)
+        if error is not None:
+            self.r.errno = error
+            return
+        if granted is not None:
+            self.r.granted = granted
+            return
+        dev.index = step.index
+        for entry in range(step.count):
+            if entry in step.unrequested:
+                continue
+            error = self.request(dev.vectors[entry])
+            if error is not None:
+                self.free_all(dev)
+                self.fail(error, "vfio rolled the whole block back and disabled the index")
+                return
+        self.r.views = [dev.vectors[e] for e in sorted(dev.vectors)]
+
+    def first_enable(self, dev: DeviceState, step: Enable) -> tuple[str | None, int | None]:
+        """vfio_msi_enable: pci_alloc_irq_vectors(1, count); fewer vectors than asked
+        are freed again and their number returned as the ioctl's positive result."""
+        m = self.m
+        count = step.count
+        if step.index is IrqIndex.MSI:
+            if count > 1 and not m.remapped:
+                m.note("multi-MSI without IR: the x86 vector domain lacks MSI_FLAG_MULTI_PCI_MSI;"
+                       " msi_capability_init returns 1, the retry gets 1 vector, vfio frees it"
+                       " and returns 1")
+                m.rule("multi-msi-refused-without-ir")
+                return self.grant_fewer(dev, 1)
+            error = self.alloc_msi(dev, count)
+            if error == "ENOMEM" and count > 1:
+                m.note("msi_handle_pci_fail: a failed multi-MSI allocation retries with 1")
+                return self.grant_fewer(dev, 1)
+            if error is not None:
+                return ("ENOSPC" if error == "ENOMEM" else error), None
+            if count > 1:
+                m.rule("multi-msi-ir-aligned-block")
+            return None, None
+        for entry in range(count):
+            error = self.alloc_msix_entry(dev, entry)
+            if error is None:
+                continue
+            done = len(dev.vectors)
+            if error == "ENOMEM" and done:
+                # msi_handle_pci_fail: MSI-X reports what it got; vfio frees it.
+                self.free_all(dev)
+                return None, done
+            self.free_all(dev)
+            return ("ENOSPC" if error == "ENOMEM" else error), None
+        return None, None
+
+    def grant_fewer(self, dev: DeviceState, granted: int) -> tuple[str | None, int | None]:
+        error = self.alloc_msi(dev, granted)
+        if error is not None:
+            return error, None
+        self.free_all(dev)
+        return None, granted
+
+    def set_block(self, dev: DeviceState, step: Enable) -> None:
+        """SET_IRQS on the enabled index: vfio_msi_set_block over 0..count-1."""
+        done: list[int] = []
+        for entry in range(step.count):
+            vs = dev.vectors.get(entry)
+            if entry in step.unrequested:
+                if vs is not None and vs.requested:
+                    self.release(vs)
+                continue
+            error = self.request_entry(dev, entry)
+            if error is not None:
+                for e in done:
+                    self.release(dev.vectors[e])
+                self.fail(error, "vfio rolled back the vectors of this block")
+                break
+            done.append(entry)
+        self.r.views = [dev.vectors[e] for e in sorted(dev.vectors)]
+
+    def request_entry(self, dev: DeviceState, entry: int) -> str | None:
+        m = self.m
+        if dev.index is None:
+            return "EINVAL"
+        if not 0 <= entry < dev.caps.capacity(dev.index):
+            return "EINVAL"
+        if entry not in dev.vectors:
+            if dev.index is not IrqIndex.MSIX or not m.rules.dynamic_msix:
+                m.note(f"entry {entry} not allocated and no dynamic MSI-X "
+                       f"(kernel {m.rules.version})")
+                return "EINVAL"
+            m.rule("dynamic-msix")
+            error = self.alloc_msix_entry(dev, entry)
+            if error is not None:
+                return "ENOSPC" if error == "ENOMEM" else error
+        return self.request(dev.vectors[entry])
+
+    def request_step(self, step: Request) -> None:
+        dev = self.device(step.device)
+        if dev.index is None:
+            self.fail("EINVAL", f"{step.device} has no enabled interrupt index")
+            return
+        error = self.request_entry(dev, step.entry)
+        if error is not None:
+            self.r.errno = error
+        vs = dev.vectors.get(step.entry)
+        if vs is not None:
+            self.r.views = [vs]
+
+    def release_step(self, step: Release) -> None:
+        dev = self.device(step.device)
+        vs = dev.vectors.get(step.entry)
+        if dev.index is None:
+            self.fail("EINVAL", f"{step.device} has no enabled interrupt index")
+            return
+        if vs is None:
+            return
+        if vs.requested:
+            self.release(vs)
+        self.r.views = [vs]
+
+    def affinity(self, step: Affinity) -> None:
+        m = self.m
+        dev = self.device(step.device)
+        vs = dev.vectors.get(step.entry)
+        if vs is None or not vs.irq.proc:
+            self.fail("ENOENT", "/proc/irq/N/ exists only after the first request_irq")
+            return
+        self.r.views = [vs]
+        irq = vs.irq
+        if any(c not in m.all_cpus for c in step.cpus) and any(
+            c >= len(m.all_cpus) for c in step.cpus
+        ):
+            self.fail("ERANGE", "CPU number beyond nr_cpu_ids (bitmap_parselist)")
+            return
+        if irq.managed:
+            self.fail(m.rules.managed_affinity_errno, "managed irq (write_irq_affinity)")
+            return
+        mask = frozenset(step.cpus)
+        if not any(c in m.online for c in mask):
+            self.fail("EINVAL", "the mask has no online CPU (write_irq_affinity)")
+            return
+        error = domain.write_affinity(m, irq, mask)
+        if error is not None:
+            self.fail(error, f"irq_set_affinity failed: {error}")
+
+    def fire(self, step: Fire) -> None:
+        dev = self.device(step.device)
+        self.watch(dev)
+        self.r.lost = 0
+        self.r.spurious = 0
+        vs = dev.vectors.get(step.entry)
+        if vs is None:
+            self.m.note(f"{step.device}[{step.entry}] is not allocated: the device cannot "
+                        "signal it")
+            return
+        self.r.views = [vs]
+        if vs.maskable and vs.masked:
+            vs.latched = True
+            self.m.note(f"{step.device}[{step.entry}] is masked: the interrupt is latched in "
+                        "its pending bit, not sent")
+            self.m.rule("masked-latched")
+            return
+        self.m.rule("fire-current-cpu")
+        self.send(step.device, vs.message, vs.irq.irte)
+
+    def store(self, step: Store) -> None:
+        dev = self.device(step.device)
+        vs = dev.vectors.get(step.entry)
+        if vs is None:
+            self.fail("EINVAL", f"{step.device}[{step.entry}] is not allocated: no message")
+            return
+        dev.stored = StoredMessage(step.entry, vs.message, vs.irq.irte)
+        self.r.views = [vs]
+
+    def fire_stored(self, step: FireStored) -> None:
+        m = self.m
+        dev = self.device(step.device)
+        if dev.stored is None:
+            self.fail("EINVAL", f"{step.device} has no stored message")
+            return
+        self.watch(dev)
+        self.r.lost = 0
+        self.r.spurious = 0
+        stored = dev.stored
+        m.rule("stored-message-ir" if m.remapped else "stored-message-compat")
+        landing = self.send(step.device, stored.message, stored.irte)
+        vs = dev.vectors.get(stored.entry)
+        if vs is not None:
+            self.r.views = [vs]
+        current = vs.message if vs is not None else None
+        stale = current != stored.message
+        if not m.remapped and stale and not m.exact_vectors:
+            # Whether the old vector was reused depends on vector numbers the
+            # calibration did not give.
+            for key in self.r.watched:
+                self.r.uncertain.add(f"delivered.{key[0]}[{key[1]}].per_cpu")
+                self.r.uncertain.add(f"delivered.{key[0]}[{key[1]}].eventfd")
+            self.r.uncertain.update({"lost", "spurious"})
+        if landing.kind is LandingKind.UNKNOWN:
+            self.r.uncertain.update({"lost", "spurious"})
+
+    def cpu_offline(self, step: CpuOffline) -> None:
+        m = self.m
+        cpu = step.cpu
+        if cpu not in m.all_cpus or not m.hotpluggable[cpu]:
+            self.fail("ENOENT", f"cpu{cpu} has no online attribute (absent or not "
+                      "hot-pluggable)")
+            return
+        if cpu in m.online:
+            if len(m.online) == 1:
+                self.fail("EBUSY", "cannot take the last online CPU down")
+                return
+            error = domain.cpu_down(m, cpu)
+            if error is not None:
+                self.r.errno = error
+        self.r.views = self.all_vectors()
+
+    def cpu_online(self, step: CpuOnline) -> None:
+        m = self.m
+        cpu = step.cpu
+        if cpu not in m.all_cpus or not m.hotpluggable[cpu]:
+            self.fail("ENOENT", f"cpu{cpu} has no online attribute (absent or not "
+                      "hot-pluggable)")
+            return
+        if cpu not in m.online:
+            domain.cpu_up(m, cpu)
+        self.r.views = self.all_vectors()
+
+    def disable(self, step: Disable) -> None:
+        dev = self.device(step.device)
+        if dev.index is None:
+            self.fail("EINVAL", f"{step.device} has no enabled interrupt index")
+            return
+        self.m.rule("disable-frees-everything")
+        self.r.gone = self.free_all(dev)
+
+    def all_vectors(self) -> list[VectorState]:
+        out: list[VectorState] = []
+        for _, dev in sorted(self.m.devices.items()):
+            out.extend(dev.vectors[e] for e in sorted(dev.vectors))
+        return out
+
+
+__all__ = ["ZERO_MESSAGE", "DeviceCaps", "InterruptModel", "ModelFaults"]

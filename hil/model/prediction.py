@@ -1,0 +1,44 @@
+"""What the model says about a step, and how sure it is.
+
+A prediction is a `StepOutcome` plus two annotations:
+
+* `uncertain`: field paths the model cannot pin down (for example a vector
+  number when calibration only gave per-CPU counts).  They are shown in
+  reports but never judged, and they lower the "exact share" figure.
+* `relative`: field paths whose absolute value depends on state the model
+  cannot observe (the first free IRTE index, the next Linux irq number) but
+  whose *relation* to other fields is certain.  Each names a symbol and an
+  offset; the comparator binds the symbol at its first observation and
+  holds every later use to it, so consecutive IRTE handles and constancy
+  across affinity moves are still judged strictly.
+
+`alternatives` lists other outcomes the kernel may produce where timing
+decides (a second affinity write inside the cleanup window); the observed
+outcome must match the main outcome or one alternative on every judged field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from hil.model.vocabulary import StepOutcome
+
+
+@dataclass(frozen=True)
+class Relative:
+    """A value known only as `binding[symbol] + offset`."""
+
+    symbol: str
+    offset: int
+
+
+@dataclass(frozen=True)
+class Prediction:
+    outcome: StepOutcome
+    uncertain: frozenset[str] = frozenset()
+    relative: Mapping[str, Relative] = field(default_factory=lambda: MappingProxyType({}))
+    alternatives: tuple[StepOutcome, ...] = ()
+    rules: tuple[str, ...] = ()
+    """Names of the model rules that produced this prediction (for the report)."""

@@ -1,0 +1,103 @@
+"""Where a device's message write lands, and what the CPU does with it.
+
+A message is routed the way the hardware routes it, not the way the kernel
+meant it: with IR through the IRTE it names (present or not), without IR by
+the destination and vector written in it.  That is what makes a stale stored
+message observable: it reaches whatever owns that vector *now*.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from hil.model.domain import ack_interrupt
+from hil.model.remap import IrteRef
+from hil.model.state import IrqState, MachineState
+from hil.model.vocabulary import MSI_ADDRESS_BASE, ApicMode, MsiMessage
+
+
+class LandingKind(StrEnum):
+    DELIVERED = "delivered"
+    """An irq with a handler ran (the sender's, or another one's)."""
+    NO_HANDLER = "no handler"
+    """Nothing owns that vector on that CPU: "No irq handler for C.V" (no counter)."""
+    UNSTARTED = "unstarted"
+    """The vector belongs to an irq without a handler: handle_edge_irq marks it pending."""
+    SPURIOUS = "spurious"
+    """A system vector such as the 0xef placeholder: spurious_interrupt, SPU +1."""
+    DMAR_FAULT = "dmar fault"
+    """IRTE not present: "Present field in the IRTE entry is clear"."""
+    NOT_INTERRUPT = "not an interrupt"
+    """Address outside 0xFEExxxxx (a zeroed message): a plain DMA write."""
+    OFFLINE = "offline"
+    """The destination CPU is offline."""
+    UNKNOWN = "unknown"
+    """The model cannot place the message (IRTE index unknown)."""
+
+
+@dataclass(frozen=True)
+class Landing:
+    kind: LandingKind
+    cpu: int | None = None
+    vector: int | None = None
+    irq: IrqState | None = None
+
+
+def irte_key(ref: IrteRef) -> tuple[str | None, int] | None:
+    """Key of the IRTE a vector uses in `MachineState.irte_owner`."""
+    if ref.index is not None:
+        return (None, ref.index + ref.subhandle)
+    if ref.symbol is not None:
+        return (ref.symbol, ref.offset + ref.subhandle)
+    return None
+
+
+def _compat_target(m: MachineState, message: MsiMessage) -> tuple[int | None, int]:
+    dest = message.destination | (message.address_hi & 0xFFFFFF00)
+    if message.logical and m.apic_mode is ApicMode.LOGICAL_FLAT:
+        cpu = (dest & -dest).bit_length() - 1 if dest else None
+    elif message.logical:
+        cluster, bits = dest >> 16, dest & 0xFFFF
+        apicid = (cluster << 4) | ((bits & -bits).bit_length() - 1) if bits else None
+        cpu = None if apicid is None else m.cpu_of_apicid(apicid)
+    else:
+        cpu = m.cpu_of_apicid(dest)
+    return cpu, message.vector
+
+
+def land(m: MachineState, message: MsiMessage | None, irte: IrteRef | None) -> Landing:
+    """Route one device write and run the receiving CPU's side of it."""
+    if message is None:
+        return Landing(LandingKind.UNKNOWN)
+    if message.address_lo & 0xFFF00000 != MSI_ADDRESS_BASE:
+        return Landing(LandingKind.NOT_INTERRUPT)
+    if m.remapped:
+        key = None if irte is None else irte_key(irte)
+        if key is None:
+            return Landing(LandingKind.UNKNOWN)
+        owner = m.irte_owner.get(key)
+        if owner is None or not owner.ir_present:
+            return Landing(LandingKind.DMAR_FAULT)
+        if owner.cfg_cpu is None or owner.cfg_vector is None:
+            return Landing(LandingKind.DMAR_FAULT)
+        return dispatch(m, owner.cfg_cpu, owner.cfg_vector)
+    cpu, vector = _compat_target(m, message)
+    return dispatch(m, cpu, vector)
+
+
+def dispatch(m: MachineState, cpu: int | None, vector: int) -> Landing:
+    """common_interrupt on `cpu`: vector_irq[vector] decides."""
+    if cpu is None or cpu not in m.all_cpus:
+        return Landing(LandingKind.NO_HANDLER, cpu, vector)
+    if cpu not in m.online:
+        return Landing(LandingKind.OFFLINE, cpu, vector)
+    if vector >= m.rules.first_system_vector:
+        return Landing(LandingKind.SPURIOUS, cpu, vector)
+    owner = m.vector_irq.get((cpu, vector))
+    if owner is None:
+        return Landing(LandingKind.NO_HANDLER, cpu, vector)
+    if not owner.started:
+        return Landing(LandingKind.UNSTARTED, cpu, vector, owner)
+    ack_interrupt(m, owner, cpu)
+    return Landing(LandingKind.DELIVERED, cpu, vector, owner)

@@ -1,0 +1,263 @@
+"""The model's mutable picture of a machine: irqs, device vectors, matrix, IRTEs.
+
+Field names follow the kernel structures they stand for (`apic_chip_data`,
+`irq_desc`, the MSI-X table entry) so each rule in `domain.py` can be read
+side by side with the kernel function it models.  Everything lives in one
+`MachineState` so a timing alternative can run on a deep copy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hil.model.calibration import Calibration
+from hil.model.device import DeviceCaps
+from hil.model.kernel import KernelRules
+from hil.model.matrix import VectorMatrix
+from hil.model.numbers import IrqNumbers
+from hil.model.remap import AMD_IRTE_ENTRIES, INTEL_IRTE_ENTRIES, IrteRef, IrteTable
+from hil.model.vocabulary import ApicMode, IrqIndex, IrType, MsiMessage
+
+TraceEvent = tuple[str, dict[str, int]]
+
+
+@dataclass(eq=False)
+class IrqState:
+    """One Linux irq: irq_desc plus the vector domain's apic_chip_data."""
+
+    number: int
+    """Absolute irq number, or the offset from symbol "irq" when not exact."""
+    exact_number: bool
+    device: str | None = None
+    entry: int | None = None
+    managed: bool = False
+    # apic_chip_data
+    can_reserve: bool = False
+    has_reserved: bool = False
+    reservation_mode: bool = False
+    """irqd_can_reserve: cleared by msi_init_virq for non-maskable MSI."""
+    cpu: int | None = None
+    vector: int | None = None
+    cfg_cpu: int | None = None
+    cfg_vector: int | None = None
+    prev: tuple[int, int] | None = None
+    move_in_progress: bool = False
+    cleanup_pending: bool = False
+    # irq_desc / irq_data
+    activated: bool = False
+    started: bool = False
+    affinity: frozenset[int] | None = None
+    """irq_common_data.affinity; None = irq_default_affinity (every possible CPU)."""
+    user_set: bool = False
+    effective_override: frozenset[int] | None = None
+    """Effective mask stored by an affinity write while deactivated."""
+    pending: frozenset[int] | None = None
+    """desc->pending_mask while IRQD_SETAFFINITY_PENDING."""
+    node: int | None = None
+    proc: bool = False
+    """/proc/irq/N exists (created at the first request_irq)."""
+    ir_present: bool = False
+    """Its IRTE is present (set at activation, cleared at deactivation)."""
+    irte: IrteRef | None = None
+    managed_shutdown: bool = False
+
+    @property
+    def effective(self) -> frozenset[int] | None:
+        if self.effective_override is not None:
+            return self.effective_override
+        return None if self.cfg_cpu is None else frozenset((self.cfg_cpu,))
+
+
+@dataclass(eq=False)
+class VectorState:
+    """One allocated entry of a device's MSI/MSI-X space (the device side)."""
+
+    device: str
+    index: IrqIndex
+    entry: int
+    irq: IrqState
+    maskable: bool
+    message: MsiMessage | None = None
+    masked: bool = True
+    latched: bool = False
+    requested: bool = False
+    irte_block: int = 1
+    """Vectors sharing this entry's IRTE block (multi-MSI), for freeing it."""
+
+
+@dataclass(eq=False)
+class StoredMessage:
+    """A message copied into the device's own storage (the seed's IMS argument)."""
+
+    entry: int
+    message: MsiMessage | None
+    irte: IrteRef | None
+
+
+@dataclass(eq=False)
+class DeviceState:
+    caps: DeviceCaps
+    index: IrqIndex | None = None
+    vectors: dict[int, VectorState] = field(default_factory=dict)
+    stored: StoredMessage | None = None
+    last: dict[int, VectorState] = field(default_factory=dict)
+    """Vectors of the last disabled index, reported as no longer allocated."""
+
+
+@dataclass(eq=False)
+class MachineState:
+    """Everything a step can change, in one object (deep-copied for alternatives)."""
+
+    rules: KernelRules
+    ir: IrType
+    apic_mode: ApicMode
+    exact_vectors: bool
+    apicid: dict[int, int]
+    node_cpus: dict[int, frozenset[int]]
+    all_cpus: frozenset[int]
+    all_cpus_tuple: tuple[int, ...]
+    hotpluggable: dict[int, bool]
+    online: set[int]
+    matrix: VectorMatrix
+    irq_numbers: IrqNumbers
+    intel_irte: IrteTable
+    amd_irte: dict[str, IrteTable] = field(default_factory=dict)
+    irqs: set[IrqState] = field(default_factory=set)
+    """Every irq, calibration and device; ordered by `irq_order` when order matters."""
+    vector_irq: dict[tuple[int, int], IrqState] = field(default_factory=dict)
+    cleanups: list[IrqState] = field(default_factory=list)
+    """Irqs whose old vector awaits the cleanup timer/IPI."""
+    irte_owner: dict[tuple[str | None, int], IrqState] = field(default_factory=dict)
+    devices: dict[str, DeviceState] = field(default_factory=dict)
+    trace: list[TraceEvent] | None = None
+    notes: list[str] = field(default_factory=list)
+    rules_used: list[str] = field(default_factory=list)
+    _apic_to_cpu: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def remapped(self) -> bool:
+        return self.ir is not IrType.NONE
+
+    def emit(self, irq: IrqState, event: str, **fields: int) -> None:
+        if self.trace is not None:
+            self.trace.append((event, {"irq": irq.number, **fields}))
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+    def rule(self, name: str) -> None:
+        if name not in self.rules_used:
+            self.rules_used.append(name)
+
+    def first_online(self) -> int:
+        return min(self.online)
+
+    def irte_table(self, device: str) -> IrteTable:
+        if self.ir is IrType.AMD:
+            return self.amd_irte.setdefault(device, IrteTable(0, AMD_IRTE_ENTRIES))
+        return self.intel_irte
+
+    def cpu_of_apicid(self, apicid: int) -> int | None:
+        if len(self._apic_to_cpu) != len(self.apicid):
+            self._apic_to_cpu.clear()
+            self._apic_to_cpu.update({a: c for c, a in self.apicid.items()})
+        return self._apic_to_cpu.get(apicid)
+
+
+def irq_order(irq: IrqState) -> tuple[int, int]:
+    """for_each_active_irq order: calibration irqs (older, lower numbers) first."""
+    return (0 if irq.device is None else 1, irq.number)
+
+
+def _dense(allocatable: frozenset[int], count: int) -> list[int]:
+    """Counts-only calibration: assume dense lowest-first use (vector numbers uncertain)."""
+    return sorted(allocatable)[:count]
+
+
+def build_state(calibration: Calibration, ir: IrType, apic_mode: ApicMode, ties_high: bool) -> (
+    MachineState
+):
+    """The machine at scenario start: matrix from the calibrated bitmaps or counts,
+    calibration irqs (listed and anonymous) as started irqs owning those bits."""
+    rules = KernelRules.for_version(calibration.kernel)
+    allocatable = rules.allocatable_vectors(frozenset(calibration.reserved_vectors))
+    cpus = [c.cpu for c in calibration.cpus]
+    online = {c.cpu for c in calibration.cpus if c.online}
+    matrix = VectorMatrix(
+        cpus, allocatable, online, calibration.managed_reserved, highest_cpu_wins_ties=ties_high
+    )
+    node_cpus: dict[int, set[int]] = {}
+    for c in calibration.cpus:
+        node_cpus.setdefault(c.node, set()).add(c.cpu)
+    state = MachineState(
+        rules=rules,
+        ir=ir,
+        apic_mode=apic_mode,
+        exact_vectors=calibration.exact_vectors,
+        apicid={c.cpu: c.apicid for c in calibration.cpus},
+        node_cpus={n: frozenset(s) for n, s in node_cpus.items()},
+        all_cpus=frozenset(cpus),
+        all_cpus_tuple=tuple(sorted(cpus)),
+        hotpluggable={c.cpu: c.can_unplug for c in calibration.cpus},
+        online=online,
+        matrix=matrix,
+        irq_numbers=IrqNumbers(calibration.irq_next),
+        intel_irte=IrteTable(
+            calibration.irte_next, INTEL_IRTE_ENTRIES, calibration.irte_max_handle_mask
+        ),
+    )
+    _place_calibration_irqs(state, calibration, allocatable)
+    return state
+
+
+def _place_calibration_irqs(
+    state: MachineState, calibration: Calibration, allocatable: frozenset[int]
+) -> None:
+    used: dict[int, list[int]] = {}
+    for cpu in state.all_cpus:
+        if calibration.vectors is not None:
+            used[cpu] = sorted(v for v in calibration.vectors.get(cpu, ()) if v in allocatable)
+        else:
+            count = (calibration.allocated or {}).get(cpu, 0)
+            used[cpu] = _dense(allocatable, count)
+    for existing in calibration.existing_irqs:
+        bits = used.setdefault(existing.cpu, [])
+        vector = existing.vector
+        if vector is None or vector not in bits:
+            vector = bits[-1] if bits else None
+        if vector is None:
+            continue
+        bits.remove(vector)
+        state.matrix.assign(existing.cpu, vector, managed=existing.managed)
+        _add_started(state, existing.irq, existing.cpu, vector, existing.managed,
+                     frozenset(existing.affinity))
+    for cpu, bits in sorted(used.items()):
+        for vector in bits:
+            # A used bit no listed irq claims: an irq with the default affinity.
+            state.matrix.assign(cpu, vector)
+            _add_started(state, -1, cpu, vector, False, None)
+
+
+def _add_started(
+    state: MachineState,
+    number: int,
+    cpu: int,
+    vector: int,
+    managed: bool,
+    affinity: frozenset[int] | None,
+) -> None:
+    irq = IrqState(
+        number=number,
+        exact_number=number >= 0,
+        managed=managed,
+        cpu=cpu,
+        vector=vector,
+        cfg_cpu=cpu,
+        cfg_vector=vector,
+        activated=True,
+        started=True,
+        affinity=affinity,
+        proc=True,
+    )
+    state.irqs.add(irq)
+    state.vector_irq[(cpu, vector)] = irq

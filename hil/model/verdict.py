@@ -1,0 +1,186 @@
+"""Field-by-field comparison of a prediction with an observation.
+
+Both sides are flattened into `path -> value` maps with the same paths, so
+the verdict is a plain diff.  A field is judged only when the model predicted
+it exactly (or relatively) and the lab observed it; everything else is listed
+with the reason it was not judged, never silently dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from hil.model.prediction import Prediction, Relative
+from hil.model.vocabulary import StepOutcome
+
+Value = object
+
+_VIEW_FIELDS = (
+    "allocated",
+    "requested",
+    "irq",
+    "cpu",
+    "vector",
+    "affinity",
+    "effective",
+    "message",
+    "masked",
+)
+
+
+def flatten(outcome: StepOutcome) -> dict[str, Value]:
+    """The outcome as `path -> value`; None values mean "not known" and are kept."""
+    flat: dict[str, Value] = {
+        "errno": outcome.errno or "ok",
+        "granted": outcome.granted,
+        "lost": outcome.lost,
+        "spurious": outcome.spurious,
+        "trace": outcome.trace,
+    }
+    for view in outcome.vectors:
+        for name in _VIEW_FIELDS:
+            flat[f"{view.key}.{name}"] = getattr(view, name)
+    for d in outcome.deliveries:
+        key = f"{d.device}[{d.entry}]"
+        flat[f"delivered.{key}.per_cpu"] = tuple(sorted((c, n) for c, n in d.per_cpu if n))
+        flat[f"delivered.{key}.eventfd"] = d.eventfd
+    return flat
+
+
+class FieldStatus(StrEnum):
+    MATCH = "match"
+    MISMATCH = "MISMATCH"
+    BOUND = "bound"
+    UNCERTAIN = "uncertain"
+    UNOBSERVED = "unobserved"
+    UNPREDICTED = "unpredicted"
+
+
+@dataclass(frozen=True)
+class FieldVerdict:
+    path: str
+    predicted: Value
+    observed: Value
+    status: FieldStatus
+
+
+@dataclass
+class Bindings:
+    """Symbol values learned from observations, kept across a scenario's steps."""
+
+    values: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StepVerdict:
+    step: int
+    action: str
+    fields: tuple[FieldVerdict, ...]
+    alternative: int | None = None
+    """Index into `Prediction.alternatives` that matched, None for the main outcome."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches
+
+    @property
+    def mismatches(self) -> tuple[FieldVerdict, ...]:
+        return tuple(f for f in self.fields if f.status is FieldStatus.MISMATCH)
+
+    @property
+    def judged(self) -> int:
+        judged = (FieldStatus.MATCH, FieldStatus.MISMATCH, FieldStatus.BOUND)
+        return sum(1 for f in self.fields if f.status in judged)
+
+
+def _relative_value(observed: Value) -> int | None:
+    """The integer a relative symbol binds to: ints, or a message's IRTE index."""
+    if isinstance(observed, bool):
+        return None
+    if isinstance(observed, int):
+        return observed
+    index = getattr(observed, "irte_index", None)
+    return index if isinstance(index, int) else None
+
+
+def _judge_relative(
+    rel: Relative, observed: Value, bindings: dict[str, int]
+) -> tuple[FieldStatus, Value]:
+    value = _relative_value(observed)
+    if value is None:
+        return FieldStatus.MISMATCH, f"{rel.symbol}+{rel.offset}"
+    if rel.symbol not in bindings:
+        bindings[rel.symbol] = value - rel.offset
+        return FieldStatus.BOUND, f"{rel.symbol}+{rel.offset}"
+    expected = bindings[rel.symbol] + rel.offset
+    shown = f"{rel.symbol}+{rel.offset}={expected:#x}"
+    return (FieldStatus.MATCH if value == expected else FieldStatus.MISMATCH), shown
+
+
+def _compare_one(
+    predicted: StepOutcome,
+    observed: Mapping[str, Value],
+    uncertain: frozenset[str],
+    relative: Mapping[str, Relative],
+    bindings: dict[str, int],
+) -> list[FieldVerdict]:
+    pred = flatten(predicted)
+    verdicts: list[FieldVerdict] = []
+    for path in sorted(set(pred) | set(observed)):
+        p = pred.get(path)
+        o = observed.get(path)
+        if path in relative and o is not None:
+            status, shown = _judge_relative(relative[path], o, bindings)
+            verdicts.append(FieldVerdict(path, shown, o, status))
+            continue
+        if p is None:
+            if o is not None and path.endswith(".allocated") and o is True:
+                # A vector the model did not expect at all is a mismatch.
+                verdicts.append(FieldVerdict(path, None, o, FieldStatus.MISMATCH))
+            elif o is not None:
+                verdicts.append(FieldVerdict(path, None, o, FieldStatus.UNPREDICTED))
+            continue
+        if path in uncertain:
+            verdicts.append(FieldVerdict(path, p, o, FieldStatus.UNCERTAIN))
+        elif o is None:
+            verdicts.append(FieldVerdict(path, p, None, FieldStatus.UNOBSERVED))
+        else:
+            status = FieldStatus.MATCH if p == o else FieldStatus.MISMATCH
+            verdicts.append(FieldVerdict(path, p, o, status))
+    return verdicts
+
+
+def judge(prediction: Prediction, observed: StepOutcome, bindings: Bindings) -> StepVerdict:
+    """Compare one step; relative symbols bound here persist in `bindings`."""
+    obs = flatten(observed)
+    candidates: Iterable[tuple[int | None, StepOutcome]] = [
+        (None, prediction.outcome),
+        *enumerate(prediction.alternatives),
+    ]
+    first: tuple[list[FieldVerdict], dict[str, int]] | None = None
+    for which, outcome in candidates:
+        trial = dict(bindings.values)
+        fields = _compare_one(outcome, obs, prediction.uncertain, prediction.relative, trial)
+        if not any(f.status is FieldStatus.MISMATCH for f in fields):
+            bindings.values = trial
+            return StepVerdict(observed.step, observed.action, tuple(fields), which)
+        if first is None:
+            first = (fields, trial)
+    assert first is not None
+    bindings.values = first[1]
+    return StepVerdict(observed.step, observed.action, tuple(first[0]), None)
+
+
+def exact_share(predictions: Iterable[Prediction]) -> float:
+    """Share of predicted observables that are exact (relative counts as exact)."""
+    total = exact = 0
+    for p in predictions:
+        for path, value in flatten(p.outcome).items():
+            if value is None:
+                continue
+            total += 1
+            if path not in p.uncertain:
+                exact += 1
+    return exact / total if total else 1.0

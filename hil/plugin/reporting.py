@@ -1,0 +1,31 @@
+"""Allure labels, one allure step per scenario step, and the evidence attached."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import allure
+
+from hil.model.steps import describe
+from hil.plugin.session import LabMachine
+from hil.scenario.runner import RunResult
+
+
+def report_run(result: RunResult, machine: LabMachine, bundle: Path) -> None:
+    allure.dynamic.label("machine", machine.name)
+    allure.dynamic.parameter("machine", machine.name)
+    allure.dynamic.parameter("kernel", machine.facts["kernel"])
+    allure.dynamic.parameter("IR", machine.facts["ir"])
+    allure.dynamic.tag(f"ir-{machine.facts['ir']}")
+    for record in result.records:
+        status = "ok" if record.verdict.ok else "MISMATCH"
+        with allure.step(f"{record.number}. {describe(record.step)}: {status}"):
+            rows = [
+                f"{f.path}: predicted {f.predicted} | observed {f.observed} | {f.status.value}"
+                for f in record.verdict.fields
+            ]
+            allure.attach("\n".join(rows), "predicted vs observed", allure.attachment_type.TEXT)
+            if record.observed.notes:
+                allure.attach("\n".join(record.observed.notes), "dmesg", allure.attachment_type.TEXT)
+    allure.attach(result.table(only_mismatches=False), "step table", allure.attachment_type.TEXT)
+    allure.attach.file(str(bundle), "evidence bundle", allure.attachment_type.JSON)

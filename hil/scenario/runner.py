@@ -1,0 +1,97 @@
+"""Run a scenario on both sides, step by step, and judge every step.
+
+The model is calibrated once, from the machine, before the first step and
+never again: after that it only hears the steps, so it cannot learn the
+answer from the machine it is judged against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from hil.model.calibration import Calibration
+from hil.model.model import DeviceCaps, InterruptModel
+from hil.model.prediction import Prediction
+from hil.model.steps import Step, describe
+from hil.model.verdict import Bindings, FieldStatus, StepVerdict, judge
+from hil.model.vocabulary import StepOutcome
+
+
+@dataclass
+class StepRecord:
+    number: int
+    step: Step
+    prediction: Prediction
+    observed: StepOutcome
+    verdict: StepVerdict
+
+
+@dataclass
+class RunResult:
+    scenario: str
+    machine: str
+    calibration: Calibration
+    devices: dict[str, DeviceCaps]
+    records: list[StepRecord] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.verdict.ok for r in self.records)
+
+    @property
+    def judged(self) -> int:
+        return sum(r.verdict.judged for r in self.records)
+
+    def table(self, only_mismatches: bool = True) -> str:
+        """The step table a failing test prints: step, field, predicted, observed."""
+        lines = [f"{'step':<34} {'field':<34} {'predicted':<26} {'observed':<26} status"]
+        for r in self.records:
+            for f in r.verdict.fields:
+                if only_mismatches and f.status is not FieldStatus.MISMATCH:
+                    continue
+                lines.append(
+                    f"{r.number:>2} {describe(r.step):<31} {f.path:<34} "
+                    f"{_show(f.predicted):<26} {_show(f.observed):<26} {f.status.value}"
+                )
+        return "\n".join(lines)
+
+
+def _show(value: object) -> str:
+    if isinstance(value, tuple) and value and isinstance(value[0], tuple):
+        return ",".join(f"cpu{c}:{n}" for c, n in value)
+    return str(value)
+
+
+def judge_steps(
+    model: InterruptModel,
+    steps: Sequence[Step],
+    observe: Callable[[int, Step], StepOutcome],
+    on_step: Callable[[StepRecord], None] | None = None,
+) -> list[StepRecord]:
+    bindings = Bindings()
+    records = []
+    for number, step in enumerate(steps, start=1):
+        prediction = model.apply(step)
+        observed = observe(number, step)
+        record = StepRecord(number, step, prediction, observed, judge(prediction, observed, bindings))
+        records.append(record)
+        if on_step is not None:
+            on_step(record)
+    return records
+
+
+def run_on_machine(
+    scenario_name: str,
+    machine: str,
+    steps: Sequence[Step],
+    calibration: Calibration,
+    devices: Mapping[str, DeviceCaps],
+    run_step: Callable[[int, Step], StepOutcome],
+    model_factory: Callable[[Calibration, Mapping[str, DeviceCaps]], InterruptModel] = InterruptModel,
+    on_step: Callable[[StepRecord], None] | None = None,
+) -> RunResult:
+    model = model_factory(calibration, devices)
+    result = RunResult(scenario_name, machine, calibration, dict(devices))
+    result.records = judge_steps(model, steps, run_step, on_step)
+    return result

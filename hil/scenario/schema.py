@@ -1,0 +1,149 @@
+"""The scenario file format (`scenario_*.yaml`), validated with file:line errors.
+
+```yaml
+name: msix-partial-request
+description: reservation mode keeps unrequested vectors on the placeholder
+applies_to: {profiles: [e1000e, igb], requires: {ir: any, kernel: ">=6.2"}}
+machine:                      # used by `hil predict`; a lab run calibrates instead
+  cpus: 4
+  ir: intel
+  kernel: 6.12.95
+  apic_mode: physical flat
+  calibration: {allocated: [5, 5, 5, 4]}
+devices:
+  nic: {profile: e1000e}      # or {caps: {msix: 5}}
+steps:
+  - enable: {device: nic, index: msix, count: 5, unrequested: [4]}
+  - fire: {device: nic, vector: 0}
+  - affinity: {device: nic, vector: 0, cpus: "2-3"}
+  - cpu_offline: 2
+```
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_CPULIST = re.compile(r"^\s*\d+(\s*-\s*\d+)?(\s*,\s*\d+(\s*-\s*\d+)?)*\s*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def parse_cpus(value: Any) -> tuple[int, ...]:
+    """A cpu list as YAML gives it: an int, a list of ints, or "0-2,5"."""
+    if isinstance(value, bool):
+        raise ValueError("expected CPUs like 2, [0, 1] or \"0-2,5\"")
+    if isinstance(value, int):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return tuple(value)
+    if isinstance(value, str) and _CPULIST.match(value):
+        cpus: list[int] = []
+        for part in value.split(","):
+            lo, _, hi = part.strip().partition("-")
+            cpus.extend(range(int(lo), int(hi or lo) + 1))
+        return tuple(cpus)
+    raise ValueError("expected CPUs like 2, [0, 1] or \"0-2,5\"")
+
+
+CpuList = Annotated[tuple[int, ...], Field(min_length=1)]
+
+
+class Requires(_Strict):
+    ir: Literal["any", "yes", "no"] = "any"
+    kernel: str | None = None
+    feature: list[str] = []
+
+
+class AppliesTo(_Strict):
+    profiles: list[str] = []
+    classes: list[str] = []
+    requires: Requires = Requires()
+
+
+class CalibrationSpec(_Strict):
+    allocated: list[int] | None = None
+    vectors: dict[int, list[int]] | None = None
+    irte_next: int | None = None
+    irq_next: int | None = None
+    apicids: list[int] | None = None
+
+
+class MachineSpec(_Strict):
+    cpus: int = Field(ge=1, le=8192)
+    online: list[int] | None = None
+    ir: Literal["intel", "amd", "none"]
+    kernel: str
+    apic_mode: Literal["physical flat", "logical flat", "x2apic physical", "x2apic cluster"] = (
+        "physical flat"
+    )
+    calibration: CalibrationSpec = CalibrationSpec()
+
+
+class CapsSpec(_Strict):
+    msi: int = Field(0, ge=0, le=32)
+    msi_maskable: bool = False
+    msi_64bit: bool = True
+    msix: int = Field(0, ge=0, le=2048)
+    ims: int = Field(0, ge=0)
+    numa_node: int | None = None
+
+
+class DeviceSpec(_Strict):
+    profile: str | None = None
+    caps: CapsSpec | None = None
+
+
+class EnableStep(_Strict):
+    device: str
+    index: Literal["msi", "msix", "ims"]
+    count: int = Field(ge=1, le=2048)
+    unrequested: list[int] = []
+
+
+class VectorStep(_Strict):
+    device: str
+    vector: int = Field(ge=0)
+
+
+class AffinityStep(_Strict):
+    device: str
+    vector: int = Field(ge=0)
+    cpus: CpuList
+
+    @field_validator("cpus", mode="before")
+    @classmethod
+    def _cpus(cls, value: Any) -> tuple[int, ...]:
+        return parse_cpus(value)
+
+
+class DeviceStep(_Strict):
+    device: str
+
+
+STEP_KINDS: dict[str, type[BaseModel] | type[int]] = {
+    "enable": EnableStep,
+    "request": VectorStep,
+    "release": VectorStep,
+    "affinity": AffinityStep,
+    "fire": VectorStep,
+    "store": VectorStep,
+    "fire_stored": DeviceStep,
+    "cpu_offline": int,
+    "cpu_online": int,
+    "disable": DeviceStep,
+}
+
+
+class ScenarioFile(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    description: str = ""
+    applies_to: AppliesTo = AppliesTo()
+    machine: MachineSpec | None = None
+    devices: dict[str, DeviceSpec] = Field(min_length=1)
+    steps: list[dict[str, Any]] = Field(min_length=1)

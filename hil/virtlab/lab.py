@@ -1,0 +1,135 @@
+"""The virtual lab: the inventory's `virtual:` machines, booted, found, stopped.
+
+Machines boot in parallel (TCG guests mostly wait on each other's vCPU
+threads, and four at once finished in about twice the time of one here), but
+never more at once than the host's cores can carry.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from hil.lab.inventory import Machine
+from hil.virtlab.kernels import KernelImage, ensure_kernel
+from hil.virtlab.qemu_args import VmDevice, VmSpec, unavailable_reason
+from hil.virtlab.vm import BootError, VirtualMachine, VmState
+
+
+def state_root() -> Path:
+    """Short paths: unix socket names are limited to 107 bytes."""
+    base = os.environ.get("HIL_LAB_STATE")
+    if base:
+        return Path(base)
+    if os.geteuid() == 0:
+        return Path("/run/pcie-hil")
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    return Path(runtime, "pcie-hil") if runtime else Path(f"/tmp/pcie-hil-{os.geteuid()}")
+
+
+def qemu_binary() -> str:
+    found = shutil.which("qemu-system-x86_64")
+    if found is None:
+        raise BootError("qemu-system-x86_64 is not installed; run the setup step from the README")
+    return found
+
+
+def vm_spec(machine: Machine) -> VmSpec:
+    v = machine.virtual
+    if v is None:
+        raise BootError(f"{machine.name} is not a virtual machine")
+    return VmSpec(
+        name=machine.name,
+        cpus=v.cpus,
+        memory=v.memory,
+        iommu=v.iommu,
+        intremap=v.intremap,
+        x2apic=v.x2apic,
+        devices=tuple(
+            VmDevice(
+                name=d.name,
+                model=d.model,
+                options={k: str(val) for k, val in d.options.items()},
+                vectors=d.vectors,
+            )
+            for d in v.devices
+        ),
+    )
+
+
+def device_unavailable(machine: Machine, device: str) -> str | None:
+    """Why a virtual device cannot exist on this host's QEMU, or None."""
+    if machine.virtual is None:
+        return None
+    for d in machine.virtual.devices:
+        if d.name == device:
+            return unavailable_reason(d.model, qemu_binary())
+    return None
+
+
+class VirtualLab:
+    def __init__(self, machines: Sequence[Machine], progress: Callable[[str], None] = print) -> None:
+        self.machines = {m.name: m for m in machines if m.virtual is not None}
+        self.progress = progress
+        self.root = state_root()
+
+    def kernel(self, machine: Machine) -> KernelImage:
+        assert machine.virtual is not None
+        return ensure_kernel(machine.virtual.kernel)
+
+    def vm(self, name: str) -> VirtualMachine:
+        machine = self.machines[name]
+        spec = vm_spec(machine)
+        # Drop devices this QEMU cannot make, so the rest of the machine still boots.
+        qemu = qemu_binary()
+        kept = tuple(d for d in spec.devices if unavailable_reason(d.model, qemu) is None)
+        spec = VmSpec(**{**spec.__dict__, "devices": kept})
+        return VirtualMachine(spec, self.kernel(machine), self.root / name, qemu)
+
+    def boot(self, names: Sequence[str], persistent: bool) -> dict[str, VirtualMachine | BootError]:
+        """Boot every named machine that is not running; returns the VMs or their errors."""
+        results: dict[str, VirtualMachine | BootError] = {}
+
+        def one(name: str) -> tuple[str, VirtualMachine | BootError]:
+            vm = self.vm(name)
+            try:
+                if vm.running():
+                    vm.attach()
+                    self.progress(f"{name}: already up, attached")
+                else:
+                    state = vm.boot(persistent=persistent)
+                    self.progress(
+                        f"{name}: up in {state.boot_seconds:.1f} s ({state.accel}, {state.kernel_release})"
+                    )
+                return name, vm
+            except BootError as exc:
+                self.progress(f"{name}: {exc}")
+                return name, exc
+
+        workers = max(1, min(len(names), 2 * (os.cpu_count() or 1)))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for name, outcome in pool.map(one, names):
+                results[name] = outcome
+        return results
+
+    def status(self) -> dict[str, VmState | None]:
+        out: dict[str, VmState | None] = {}
+        for name in self.machines:
+            state_file = self.root / name / "state.json"
+            try:
+                vm_state = VmState.load(state_file)
+                out[name] = vm_state if VirtualMachine.pgid_alive(vm_state.pgid) else None
+            except (OSError, ValueError, TypeError):
+                out[name] = None
+        return out
+
+    def down(self, names: Sequence[str]) -> None:
+        for name in names:
+            state_file = self.root / name / "state.json"
+            if state_file.exists():
+                VirtualMachine(vm_spec(self.machines[name]), None, self.root / name, "").stop()
+                self.progress(f"{name}: stopped")
+

@@ -1,0 +1,108 @@
+"""QEMU arguments for one virtual lab machine's IOMMU and PCIe devices.
+
+Devices get fixed slots on the root bus (00:10.0 upwards, in inventory
+order), so a device's BDF is known before the guest boots and two machines
+with the same inventory always look the same.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+FIRST_SLOT = 0x10
+
+# model -> (QEMU device, PCI vendor:device, minimum QEMU that has it)
+DEVICE_MODELS: dict[str, tuple[str, str]] = {
+    "igb": ("igb", "8086:10c9"),
+    "e1000e": ("e1000e", "8086:10d3"),
+    "edu": ("edu", "1234:11e8"),
+    "xhci-msi": ("nec-usb-xhci", "1033:0194"),
+    "ivshmem-doorbell": ("ivshmem-doorbell", "1af4:1110"),
+    "nvme": ("nvme", "1b36:0010"),
+}
+
+
+@dataclass(frozen=True)
+class VmDevice:
+    name: str
+    model: str
+    options: dict[str, str] = field(default_factory=dict)
+    vectors: int | None = None
+
+
+@dataclass(frozen=True)
+class VmSpec:
+    name: str
+    cpus: int
+    memory: str
+    iommu: str
+    intremap: bool
+    x2apic: bool
+    devices: tuple[VmDevice, ...]
+
+
+def bdf_of(index: int) -> str:
+    return f"0000:00:{FIRST_SLOT + index:02x}.0"
+
+
+@cache
+def qemu_devices(qemu: str) -> frozenset[str]:
+    """Device names this QEMU binary knows (`-device help`)."""
+    try:
+        out = subprocess.run(
+            [qemu, "-device", "help"], capture_output=True, text=True, timeout=30
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return frozenset()
+    return frozenset(re.findall(r'name "([^"]+)"', out))
+
+
+def unavailable_reason(model: str, qemu: str) -> str | None:
+    qdev = DEVICE_MODELS[model][0]
+    if qdev not in qemu_devices(qemu):
+        return f"this QEMU ({qemu}) has no '{qdev}' device (igb needs QEMU 8.0 or later)"
+    return None
+
+
+def kernel_args(spec: VmSpec) -> list[str]:
+    args = ["intel_iommu=on"] if spec.iommu == "intel" else ["amd_iommu=on"]
+    if not spec.intremap:
+        # Without IR, vfio type1 refuses to attach unless told it is acceptable.
+        args.append("vfio_iommu_type1.allow_unsafe_interrupts=1")
+    return args
+
+
+def device_args(spec: VmSpec, state_dir: Path, ivshmem_sockets: dict[str, Path]) -> list[str]:
+    args: list[str] = []
+    if spec.iommu == "intel":
+        opts = f"intel-iommu,intremap={'on' if spec.intremap else 'off'}"
+        if spec.x2apic:
+            opts += ",eim=on"
+        args += ["-device", opts]
+    else:
+        args += ["-device", f"amd-iommu,intremap={'on' if spec.intremap else 'off'}"]
+    for i, dev in enumerate(spec.devices):
+        qdev = DEVICE_MODELS[dev.model][0]
+        addr = f"addr={FIRST_SLOT + i:#x}"
+        extra = "".join(f",{k}={v}" for k, v in sorted(dev.options.items()))
+        if dev.model == "xhci-msi":
+            args += ["-device", f"{qdev},msix=off,{addr}{extra}"]
+        elif dev.model == "ivshmem-doorbell":
+            chardev = f"iv{i}"
+            args += ["-chardev", f"socket,path={ivshmem_sockets[dev.name]},id={chardev}"]
+            args += ["-device", f"{qdev},chardev={chardev},vectors={dev.vectors or 4},{addr}{extra}"]
+        elif dev.model == "nvme":
+            image = state_dir / f"{dev.name}.img"
+            if not image.exists():
+                with image.open("wb") as f:
+                    f.truncate(16 << 20)
+            drive = f"nvm{i}"
+            args += ["-drive", f"if=none,id={drive},file={image},format=raw"]
+            args += ["-device", f"{qdev},serial=hil{i},drive={drive},{addr}{extra}"]
+        else:
+            args += ["-device", f"{qdev},{addr}{extra}"]
+    return args
