@@ -86,3 +86,14 @@ def status(inventory: str) -> None:
                 str(Path(state.boot_log)),
             )  # fmt: skip
     Console().print(table)
+
+
+@lab.command()
+@click.option("--lab", "inventory", default=DEFAULT_INVENTORY, show_default=True, type=click.Path())
+@reports_errors
+def kernels(inventory: str) -> None:
+    """Fetch (once) the kernel of every virtual machine into the private cache."""
+    vlab, names = _lab(inventory, ())
+    for name in names:
+        image = vlab.kernel(vlab.machines[name])
+        click.echo(f"{name}: {image.package or image.alias} {image.version or ''} ({image.release})")

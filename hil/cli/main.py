@@ -11,8 +11,9 @@ import click
 from hil.cli.check import check
 from hil.cli.devices import devices
 from hil.cli.irqs import irqs
+from hil.cli.lab import lab
 
-COMMANDS: tuple[click.Command, ...] = (check, devices, irqs)
+COMMANDS: tuple[click.Command, ...] = (check, devices, irqs, lab)
 
 
 @click.group()

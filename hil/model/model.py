@@ -22,7 +22,6 @@ from hil.model.calibration import Calibration
 from hil.model.device import DeviceCaps
 from hil.model.faults import ModelFaults
 from hil.model.kernel import KernelRules
-from hil.model.message import ZERO_MESSAGE
 from hil.model.prediction import Prediction, Relative
 from hil.model.remap import IrteError, IrteRef
 from hil.model.routing import Landing, LandingKind, irte_key, land
@@ -55,6 +54,7 @@ from hil.model.vocabulary import (
     Delivery,
     IrqIndex,
     IrType,
+    MsiMessage,
     StepOutcome,
     VectorView,
 )
@@ -127,7 +127,7 @@ class InterruptModel:
         for name, dev in sorted(self._state.devices.items()):
             if device is None or name == device:
                 for entry in sorted(dev.vectors):
-                    views.append(_view(self._state, dev.vectors[entry], set(), {})[0])
+                    views.append(_view(self._state, dev.vectors[entry], set(), {}))
         return tuple(views)
 
     # -- stepping ----------------------------------------------------------------
@@ -187,7 +187,7 @@ def _run(
     result = _Handlers(m).handle(step)
     uncertain = set(result.uncertain)
     relative: dict[str, Relative] = {}
-    views = [_view(m, vs, uncertain, relative)[0] for vs in result.views]
+    views = [_view(m, vs, uncertain, relative) for vs in result.views]
     views += [_gone_view(vs) for vs in result.gone]
     deliveries = []
     for key in result.watched:
@@ -225,7 +225,7 @@ def _affinity_tuple(m: MachineState, mask: frozenset[int] | None) -> tuple[int, 
 
 def _view(
     m: MachineState, vs: VectorState, uncertain: set[str], relative: dict[str, Relative]
-) -> tuple[VectorView, str]:
+) -> VectorView:
     irq = vs.irq
     key = f"{vs.device}.{vs.index.value}[{vs.entry}]"
     number: int | None = irq.number
@@ -249,7 +249,7 @@ def _view(
             uncertain.add(f"{key}.message")
     shown = irq.pending if irq.pending is not None else irq.affinity
     effective = irq.effective
-    view = VectorView(
+    return VectorView(
         device=vs.device,
         index=vs.index,
         entry=vs.entry,
@@ -263,7 +263,6 @@ def _view(
         message=message,
         masked=vs.masked if vs.maskable else None,
     )
-    return view, key
 
 
 def _gone_view(vs: VectorState) -> VectorView:
@@ -505,12 +504,9 @@ class _Handlers:
             if dev.vectors[entry].requested and key not in self.r.watched:
                 self.r.watched.append(key)
 
-    def send(self, sender: str, message: object, irte: IrteRef | None) -> Landing:
+    def send(self, sender: str, message: MsiMessage | None, irte: IrteRef | None) -> Landing:
         """One write by device `sender`; tallies deliveries, lost and spurious."""
-        from hil.model.vocabulary import MsiMessage
-
-        msg = message if isinstance(message, MsiMessage) else None
-        landing = land(self.m, msg, irte)
+        landing = land(self.m, message, irte)
         r = self.r
         r.lost = r.lost or 0
         r.spurious = r.spurious or 0
@@ -701,9 +697,7 @@ class _Handlers:
             return
         self.r.views = [vs]
         irq = vs.irq
-        if any(c not in m.all_cpus for c in step.cpus) and any(
-            c >= len(m.all_cpus) for c in step.cpus
-        ):
+        if any(c < 0 or c > m.all_cpus_tuple[-1] for c in step.cpus):
             self.fail("ERANGE", "CPU number beyond nr_cpu_ids (bitmap_parselist)")
             return
         if irq.managed:
@@ -815,4 +809,4 @@ class _Handlers:
         return out
 
 
-__all__ = ["ZERO_MESSAGE", "DeviceCaps", "InterruptModel", "ModelFaults"]
+__all__ = ["DeviceCaps", "InterruptModel", "ModelFaults"]

@@ -1,32 +1,73 @@
-"""The compact form of `irq_vectors` trace events that predictions and observations share.
+"""The compact `trace` field: irq_vectors events per irq, as both sides build it.
 
-Irq numbers and timestamps are dropped: the model knows irq numbers only
-relatively, and the order of events already says which vector they
-concern.  `vector_config` repeats what `vector_update` says and is dropped.
+The model predicts, and the lab parses from tracefs, the sequence of vector
+events a step causes.  Both turn their events into the same tuple of strings
+with `compact_trace`, so the comparison is a plain equality:
+
+    "<k>:<event>[(<detail>)]"
+
+`k` numbers the irqs in the order they first appear in the step (so absolute
+irq numbers, which may be unknown to the model, do not matter).  Only the
+events below are kept; `vector_config` and `vector_setup` are dropped because
+they repeat what the kept events already say.  `vector_activate` carries
+`reserve=0|1` (placeholder or real vector); `vector_alloc` and
+`vector_reserve` carry `ret=<n>` only when they failed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Collection, Iterable, Mapping
 
-KEPT = (
-    "vector_reserve",
-    "vector_activate",
-    "vector_deactivate",
-    "vector_alloc",
-    "vector_update",
-    "vector_clear",
-    "vector_teardown",
+KEPT_EVENTS = frozenset(
+    {
+        "vector_reserve",
+        "vector_reserve_managed",
+        "vector_activate",
+        "vector_deactivate",
+        "vector_alloc",
+        "vector_alloc_managed",
+        "vector_update",
+        "vector_clear",
+        "vector_teardown",
+        "vector_free_moved",
+    }
 )
 
+_LINE = re.compile(r"\s(?P<event>vector_\w+):\s(?P<fields>.*)$")
+_FIELD = re.compile(r"(\w+)=(\S+)")
 
-def compact_trace(events: Iterable[tuple[str, Mapping[str, int]]]) -> tuple[str, ...]:
-    out = []
+
+def parse_event(line: str) -> tuple[str, dict[str, str]] | None:
+    """One tracefs line ("... vector_alloc: irq=41 vector=37 reserved=1 ret=0")."""
+    match = _LINE.search(line.rstrip())
+    if match is None:
+        return None
+    return match["event"], dict(_FIELD.findall(match["fields"]))
+
+
+def _int(value: object) -> int:
+    return int(str(value), 0)
+
+
+def compact_trace(
+    events: Iterable[tuple[str, Mapping[str, object]]], irqs: Collection[int] | None = None
+) -> tuple[str, ...]:
+    """Events (name, fields with at least `irq`) -> the compact form; `irqs` keeps
+    only the step's own irqs when the trace also holds other machine activity."""
+    ordinal: dict[int, int] = {}
+    out: list[str] = []
     for name, fields in events:
-        if name not in KEPT:
+        if name not in KEPT_EVENTS:
             continue
-        short = name.removeprefix("vector_")
-        if name in ("vector_activate", "vector_deactivate"):
-            short += f"(reserve={fields.get('reserve', 0)})"
-        out.append(short)
+        irq = _int(fields["irq"])
+        if irqs is not None and irq not in irqs:
+            continue
+        k = ordinal.setdefault(irq, len(ordinal))
+        detail = ""
+        if name == "vector_activate":
+            detail = f"(reserve={_int(fields['reserve'])})"
+        elif "ret" in fields and _int(fields["ret"]) != 0:
+            detail = f"(ret={_int(fields['ret'])})"
+        out.append(f"{k}:{name}{detail}")
     return tuple(out)

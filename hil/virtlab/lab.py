@@ -78,7 +78,11 @@ class VirtualLab:
 
     def kernel(self, machine: Machine) -> KernelImage:
         assert machine.virtual is not None
-        return ensure_kernel(machine.virtual.kernel)
+        source = machine.virtual.kernel
+        if source.debian is not None:
+            return ensure_kernel(source.debian)
+        files = {k: str(v) for k, v in source.model_dump().items() if v is not None}
+        return ensure_kernel(files)
 
     def vm(self, name: str) -> VirtualMachine:
         machine = self.machines[name]
