@@ -72,9 +72,12 @@ def judge_steps(
     bindings = Bindings()
     records = []
     for number, step in enumerate(steps, start=1):
-        prediction = model.apply(step)
+        prediction = model.apply(step, number)
         observed = observe(number, step)
         record = StepRecord(number, step, prediction, observed, judge(prediction, observed, bindings))
+        if record.verdict.alternative is not None:
+            # The machine took a timing branch the model allowed: follow it.
+            model.adopt(record.verdict.alternative)
         records.append(record)
         if on_step is not None:
             on_step(record)

@@ -62,17 +62,21 @@ def test_trace_of_enable_matches_the_kernels_trace(ir: bool) -> None:
     assert len(observed) == 5 * 2 + 4 * 3
 
 
-FAULTS = {
-    "flip-ir": ModelFaults(flip_ir=True),
-    "reverse-tiebreak": ModelFaults(reverse_tiebreak=True),
-}
-
-
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
-@pytest.mark.parametrize("fault", sorted(FAULTS))
-def test_wrong_model_is_caught(case: TranscriptCase, fault: str) -> None:
-    verdicts = _verdicts(case, FAULTS[fault])
+def test_model_with_ir_flipped_is_caught(case: TranscriptCase) -> None:
+    verdicts = _verdicts(case, ModelFaults(flip_ir=True))
     assert any(v.mismatches for v in verdicts)
+
+
+SPREAD_CASES = [c for c in CASES if "msix" in c.name]
+
+
+@pytest.mark.parametrize("case", SPREAD_CASES, ids=lambda c: c.name)
+def test_model_with_reversed_tie_break_is_caught(case: TranscriptCase) -> None:
+    """Only MSI-X cases spread over tied CPUs; edu's single vector never meets a tie."""
+    verdicts = _verdicts(case, ModelFaults(reverse_tiebreak=True))
+    assert any(f.path.endswith((".cpu", ".per_cpu", ".effective")) for v in verdicts
+               for f in v.mismatches)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,1 @@
+"""The HIL suite: runs only with `--lab`; without it every test skips with one reason."""

@@ -1,0 +1,40 @@
+"""Every vector of every device fires exactly once and lands where the model says."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from hil.model.steps import Disable, Enable, Fire
+from hil.model.vocabulary import IrqIndex
+from hil.scenario.client import AttachedDevice
+from hil.scenario.runner import RunResult
+
+pytestmark = [pytest.mark.hil, pytest.mark.virtlab]
+
+
+@pytest.mark.hil_device(profiles=["igb", "e1000e", "edu", "ivshmem-doorbell"])
+def test_every_vector_fires_once_on_the_predicted_cpu(
+    device: AttachedDevice, hil_run: Callable[..., RunResult]
+) -> None:
+    if device.msix_count:
+        index, count = IrqIndex.MSIX, device.msix_count
+    else:
+        index, count = IrqIndex.MSI, 1
+    steps = [Enable(device.name, index, count)]
+    steps += [Fire(device.name, k) for k in range(count)]
+    steps.append(Disable(device.name))
+    result = hil_run(steps)
+    fired = [r for r in result.records if isinstance(r.step, Fire)]
+    for record in fired:
+        delivered = [d for d in record.observed.deliveries if d.entry == record.step.entry]
+        assert delivered and delivered[0].total == 1, f"{record.step}: {delivered}"
+
+
+@pytest.mark.hil_device(profiles=["e1000e", "igb"])
+def test_more_vectors_than_the_table_is_einval(
+    device: AttachedDevice, hil_run: Callable[..., RunResult]
+) -> None:
+    result = hil_run([Enable(device.name, IrqIndex.MSIX, device.msix_count + 1)])
+    assert result.records[0].observed.errno == "EINVAL"
