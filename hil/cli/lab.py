@@ -29,7 +29,9 @@ def _lab(inventory: str, names: tuple[str, ...]) -> tuple[VirtualLab, list[str]]
     chosen = list(names) or list(lab.machines)
     unknown = [n for n in chosen if n not in lab.machines]
     if unknown:
-        raise CommandError(f"no virtual machine {unknown} in {inventory}; have {sorted(lab.machines)}")
+        raise CommandError(
+            f"no virtual machine {unknown} in {inventory}; have {sorted(lab.machines)}"
+        )
     return lab, chosen
 
 
@@ -55,7 +57,9 @@ def up(inventory: str, machines: tuple[str, ...]) -> None:
             continue
         vm.disconnect()
     failed = [n for n, r in results.items() if isinstance(r, BootError)]
-    console.print(f"lab up: {len(names) - len(failed)}/{len(names)} machines in {time.monotonic() - start:.1f} s")
+    console.print(
+        f"lab up: {len(names) - len(failed)}/{len(names)} machines in {time.monotonic() - start:.1f} s"  # noqa: E501
+    )
     if failed:
         raise CommandError(f"machines that did not boot: {', '.join(failed)}")
 
@@ -96,4 +100,6 @@ def kernels(inventory: str) -> None:
     vlab, names = _lab(inventory, ())
     for name in names:
         image = vlab.kernel(vlab.machines[name])
-        click.echo(f"{name}: {image.package or image.alias} {image.version or ''} ({image.release})")
+        click.echo(
+            f"{name}: {image.package or image.alias} {image.version or ''} ({image.release})"
+        )

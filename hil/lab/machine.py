@@ -13,10 +13,10 @@ kills this process, the next session or `hil restore` puts it back.
 from __future__ import annotations
 
 import errno
-from contextlib import ExitStack
 import os
 import subprocess
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -28,8 +28,8 @@ from hil.lab.observe import Observer
 from hil.lab.opened import OpenedDevice
 from hil.lab.restorer import SysfsRestorer
 from hil.linux.binding import DriverBinding
-from hil.linux.cpus import CpuHotplug
 from hil.linux.cpulist import format_cpulist
+from hil.linux.cpus import CpuHotplug
 from hil.linux.pci import PciSysfs, parse_capabilities
 from hil.linux.procirq import ProcIrq
 from hil.model import steps as S

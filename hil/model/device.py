@@ -28,6 +28,4 @@ class DeviceCaps:
 
     def capacity(self, index: IrqIndex) -> int:
         """The count VFIO_DEVICE_GET_IRQ_INFO reports, which SET_IRQS validates against."""
-        return {IrqIndex.MSI: self.msi_max, IrqIndex.MSIX: self.msix_size}.get(
-            index, self.ims_size
-        )
+        return {IrqIndex.MSI: self.msi_max, IrqIndex.MSIX: self.msix_size}.get(index, self.ims_size)

@@ -87,16 +87,10 @@ def update_vector(m: MachineState, irq: IrqState, cpu: int, vector: int) -> None
     update_cfg(irq, cpu, vector)
 
 
-def assign_vector_locked(
-    m: MachineState, irq: IrqState, dest: frozenset[int] | None
-) -> str | None:
+def assign_vector_locked(m: MachineState, irq: IrqState, dest: frozenset[int] | None) -> str | None:
     """assign_vector_locked: keep the vector if its CPU is online and in `dest`;
     EBUSY while a move or its cleanup is pending; else irq_matrix_alloc."""
-    if (
-        irq.vector is not None
-        and irq.cpu in m.online
-        and (dest is None or irq.cpu in dest)
-    ):
+    if irq.vector is not None and irq.cpu in m.online and (dest is None or irq.cpu in dest):
         return None
     if irq.move_in_progress or irq.cleanup_pending:
         return "EBUSY"
@@ -279,9 +273,7 @@ def can_move_in_process_context(m: MachineState) -> bool:
     return m.remapped
 
 
-def write_affinity(
-    m: MachineState, irq: IrqState, mask: frozenset[int]
-) -> str | None:
+def write_affinity(m: MachineState, irq: IrqState, mask: frozenset[int]) -> str | None:
     """irq_set_affinity_locked as reached from /proc/irq/N/smp_affinity_list."""
     if not irq.activated:
         # irq_set_affinity_deactivated: store only; effective shows the mask.
@@ -297,8 +289,10 @@ def write_affinity(
             # irq_try_set_affinity: the generic pending mechanism hides -EBUSY.
             irq.pending = mask
             error = None
-            m.note(f"irq {irq.number}: cleanup of the last move pending; move deferred to "
-                   "its next interrupt")
+            m.note(
+                f"irq {irq.number}: cleanup of the last move pending; move deferred to "
+                "its next interrupt"
+            )
             m.rule("ir-busy-deferred")
         else:
             m.rule("ir-immediate-move")
@@ -322,8 +316,9 @@ def move_pending(m: MachineState, irq: IrqState) -> None:
             m.rule("pending-move-busy")
             return
         if error is not None:
-            m.note(f"irq {irq.number}: deferred move failed silently ({error}); "
-                   "smp_affinity reverts")
+            m.note(
+                f"irq {irq.number}: deferred move failed silently ({error}); smp_affinity reverts"
+            )
     irq.pending = None
 
 
@@ -391,8 +386,7 @@ def cpu_down(m: MachineState, cpu: int) -> str | None:
         m.note(f"CPU {cpu} has {tomove} vectors, {avl} available. Cannot disable CPU")
         m.rule("unplug-refused")
         return "ENOSPC"
-    m.online.discard(cpu)
-    m.matrix.set_online(cpu, False)
+    m.set_online(cpu, False)
     for irq in sorted(m.irqs, key=irq_order):
         migrate_one_irq(m, irq, cpu)
     m.rule("hotplug-migrate")
@@ -403,8 +397,7 @@ def cpu_up(m: MachineState, cpu: int) -> None:
     """CPU online: the matrix takes the CPU back with the vectors it kept; managed
     irqs shut down by the unplug restart (irq_restore_affinity_of_irq); nothing
     else moves back."""
-    m.online.add(cpu)
-    m.matrix.set_online(cpu, True)
+    m.set_online(cpu, True)
     for irq in sorted(m.irqs, key=irq_order):
         if irq.managed_shutdown and irq.affinity is not None and cpu in irq.affinity:
             irq.managed_shutdown = False

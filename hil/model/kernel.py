@@ -124,10 +124,9 @@ class KernelRules:
         """The chip column of /proc/interrupts for a device vector."""
         if not self.per_device_msi_domains:
             return ("IR-" if ir else "") + "PCI-MSI"
+        prefix = "IR-" if ir else ""
         if ir and caching_mode and self.ims_api:
             prefix = "vIR-"
-        else:
-            prefix = "IR-" if ir else ""
         kind = {IrqIndex.MSI: "PCI-MSI", IrqIndex.MSIX: "PCI-MSIX", IrqIndex.IMS: "PCI-IMS"}[index]
         return f"{prefix}{kind}-{bdf}"
 

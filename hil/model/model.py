@@ -136,9 +136,7 @@ class InterruptModel:
         """Predict one step and advance the model's state along the main outcome."""
         number = self._steps if index is None else index
         self._steps = number + 1
-        alternative_state = (
-            copy.deepcopy(self._state) if self._timing_may_decide(step) else None
-        )
+        alternative_state = copy.deepcopy(self._state) if self._timing_may_decide(step) else None
         domain.run_cleanups(self._state)
         outcome, uncertain, relative, rules = _run(self._state, step, number)
         alternatives: list[StepOutcome] = []
@@ -234,18 +232,20 @@ def _view(
         number = None
     vector = irq.cfg_vector
     placeholder = m.rules.placeholder_vector
-    if not m.exact_vectors and vector is not None and vector != placeholder:
+    exact = m.exact_vectors
+    if not exact and vector is not None and vector != placeholder:
         uncertain.add(f"{key}.vector")
     message = vs.message
-    if message is not None and not message.is_zero:
+    if message is not None and (message.address or message.data):
         ref = irq.irte
-        if m.remapped and ref is not None and ref.index is None:
-            if ref.symbol is not None:
-                relative[f"{key}.message"] = Relative(ref.symbol, ref.offset)
-            else:
-                uncertain.add(f"{key}.message")
-            message = None
-        elif not m.remapped and not m.exact_vectors and message.vector != placeholder:
+        if m.remapped:
+            if ref is not None and ref.index is None:
+                if ref.symbol is not None:
+                    relative[f"{key}.message"] = Relative(ref.symbol, ref.offset)
+                else:
+                    uncertain.add(f"{key}.message")
+                message = None
+        elif not exact and message.data & 0xFF != placeholder:
             uncertain.add(f"{key}.message")
     shown = irq.pending if irq.pending is not None else irq.affinity
     effective = irq.effective
@@ -354,11 +354,11 @@ class _Handlers:
         if m.remapped:
             try:
                 refs = m.irte_table(dev.caps.name).alloc(count)
-            except IrteError as error:
+            except IrteError as failure:
                 for i in range(count):
                     m.irq_numbers.free(first + i)
-                m.note(f"alloc_irte: {error}; Failed to allocate IRTE")
-                return error.errno
+                m.note(f"alloc_irte: {failure}; Failed to allocate IRTE")
+                return failure.errno
         maskable = dev.caps.msi_maskable
         made: list[VectorState] = []
         for i in range(count):
@@ -384,10 +384,10 @@ class _Handlers:
         if m.remapped:
             try:
                 ref = m.irte_table(dev.caps.name).alloc(1)[0]
-            except IrteError as error:
+            except IrteError as failure:
                 m.irq_numbers.free(number)
-                m.note(f"alloc_irte: {error}; Failed to allocate IRTE")
-                return error.errno
+                m.note(f"alloc_irte: {failure}; Failed to allocate IRTE")
+                return failure.errno
         irq = self.new_irq(dev, number, entry)
         if ref is not None:
             self.attach_irte(irq, ref)
@@ -481,8 +481,7 @@ class _Handlers:
         m.rule("spread-best-cpu")
         if vs.latched:
             vs.latched = False
-            m.note(f"{vs.device}[{vs.entry}]: the interrupt latched while masked is sent "
-                   "at unmask")
+            m.note(f"{vs.device}[{vs.entry}]: the interrupt latched while masked is sent at unmask")
             self.send(vs.device, vs.message, irq.irte)
         return None
 
@@ -498,11 +497,11 @@ class _Handlers:
 
     # -- delivery -------------------------------------------------------------------
 
-    def watch(self, dev: DeviceState) -> None:
-        for entry in sorted(dev.vectors):
-            key = (dev.caps.name, entry)
-            if dev.vectors[entry].requested and key not in self.r.watched:
-                self.r.watched.append(key)
+    def watch(self, device: str, entry: int) -> None:
+        """Report this vector's deliveries even if it gets none (a zero is a prediction)."""
+        key = (device, entry)
+        if key not in self.r.watched:
+            self.r.watched.append(key)
 
     def send(self, sender: str, message: MsiMessage | None, irte: IrteRef | None) -> Landing:
         """One write by device `sender`; tallies deliveries, lost and spurious."""
@@ -559,8 +558,10 @@ class _Handlers:
             self.fail("EINVAL", f"{step.device} has no {step.index.value} capability")
             return
         if not 1 <= step.count <= capacity:
-            self.fail("EINVAL", f"count {step.count} outside 1..{capacity} "
-                      "(vfio_set_irqs_validate_and_prepare)")
+            self.fail(
+                "EINVAL",
+                f"count {step.count} outside 1..{capacity} (vfio_set_irqs_validate_and_prepare)",
+            )
             return
         if any(not 0 <= e < step.count for e in step.unrequested):
             raise ValueError(f"unrequested entries {step.unrequested} outside 0..{step.count - 1}")
@@ -595,9 +596,11 @@ class _Handlers:
         count = step.count
         if step.index is IrqIndex.MSI:
             if count > 1 and not m.remapped:
-                m.note("multi-MSI without IR: the x86 vector domain lacks MSI_FLAG_MULTI_PCI_MSI;"
-                       " msi_capability_init returns 1, the retry gets 1 vector, vfio frees it"
-                       " and returns 1")
+                m.note(
+                    "multi-MSI without IR: the x86 vector domain lacks MSI_FLAG_MULTI_PCI_MSI;"
+                    " msi_capability_init returns 1, the retry gets 1 vector, vfio frees it"
+                    " and returns 1"
+                )
                 m.rule("multi-msi-refused-without-ir")
                 return self.grant_fewer(dev, 1)
             error = self.alloc_msi(dev, count)
@@ -655,8 +658,9 @@ class _Handlers:
             return "EINVAL"
         if entry not in dev.vectors:
             if dev.index is not IrqIndex.MSIX or not m.rules.dynamic_msix:
-                m.note(f"entry {entry} not allocated and no dynamic MSI-X "
-                       f"(kernel {m.rules.version})")
+                m.note(
+                    f"entry {entry} not allocated and no dynamic MSI-X (kernel {m.rules.version})"
+                )
                 return "EINVAL"
             m.rule("dynamic-msix")
             error = self.alloc_msix_entry(dev, entry)
@@ -713,19 +717,22 @@ class _Handlers:
 
     def fire(self, step: Fire) -> None:
         dev = self.device(step.device)
-        self.watch(dev)
+        self.watch(step.device, step.entry)
         self.r.lost = 0
         self.r.spurious = 0
         vs = dev.vectors.get(step.entry)
         if vs is None:
-            self.m.note(f"{step.device}[{step.entry}] is not allocated: the device cannot "
-                        "signal it")
+            self.m.note(
+                f"{step.device}[{step.entry}] is not allocated: the device cannot signal it"
+            )
             return
         self.r.views = [vs]
         if vs.maskable and vs.masked:
             vs.latched = True
-            self.m.note(f"{step.device}[{step.entry}] is masked: the interrupt is latched in "
-                        "its pending bit, not sent")
+            self.m.note(
+                f"{step.device}[{step.entry}] is masked: the interrupt is latched in "
+                "its pending bit, not sent"
+            )
             self.m.rule("masked-latched")
             return
         self.m.rule("fire-current-cpu")
@@ -746,10 +753,10 @@ class _Handlers:
         if dev.stored is None:
             self.fail("EINVAL", f"{step.device} has no stored message")
             return
-        self.watch(dev)
+        stored = dev.stored
+        self.watch(step.device, stored.entry)
         self.r.lost = 0
         self.r.spurious = 0
-        stored = dev.stored
         m.rule("stored-message-ir" if m.remapped else "stored-message-compat")
         landing = self.send(step.device, stored.message, stored.irte)
         vs = dev.vectors.get(stored.entry)
@@ -771,8 +778,7 @@ class _Handlers:
         m = self.m
         cpu = step.cpu
         if cpu not in m.all_cpus or not m.hotpluggable[cpu]:
-            self.fail("ENOENT", f"cpu{cpu} has no online attribute (absent or not "
-                      "hot-pluggable)")
+            self.fail("ENOENT", f"cpu{cpu} has no online attribute (absent or not hot-pluggable)")
             return
         if cpu in m.online:
             if len(m.online) == 1:
@@ -787,8 +793,7 @@ class _Handlers:
         m = self.m
         cpu = step.cpu
         if cpu not in m.all_cpus or not m.hotpluggable[cpu]:
-            self.fail("ENOENT", f"cpu{cpu} has no online attribute (absent or not "
-                      "hot-pluggable)")
+            self.fail("ENOENT", f"cpu{cpu} has no online attribute (absent or not hot-pluggable)")
             return
         if cpu not in m.online:
             domain.cpu_up(m, cpu)

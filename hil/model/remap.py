@@ -89,9 +89,7 @@ class IrteTable:
         size = 1 << (count - 1).bit_length()
         mask = size.bit_length() - 1
         if mask > self.max_handle_mask:
-            raise IrteError(
-                "ENOMEM", f"mask {mask} exceeds the max invalidation handle mask value"
-            )
+            raise IrteError("ENOMEM", f"mask {mask} exceeds the max invalidation handle mask value")
         if self.base is None:
             return self._alloc_relative(count, size)
         start = self._find_region(size, self.base)
@@ -140,11 +138,7 @@ def intel_message(ref: IrteRef) -> MsiMessage | None:
     if ref.index is None and ref.symbol is None:
         return None
     address = (
-        MSI_ADDRESS_BASE
-        | (index & 0x7FFF) << 5
-        | _IR_FORMAT
-        | _IR_SHV
-        | ((index >> 15) & 1) << 2
+        MSI_ADDRESS_BASE | (index & 0x7FFF) << 5 | _IR_FORMAT | _IR_SHV | ((index >> 15) & 1) << 2
     )
     return MsiMessage(address, ref.subhandle)
 

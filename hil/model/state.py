@@ -133,6 +133,7 @@ class MachineState:
     notes: list[str] = field(default_factory=list)
     rules_used: list[str] = field(default_factory=list)
     _apic_to_cpu: dict[int, int] = field(default_factory=dict)
+    _first_online: int = -1
 
     @property
     def remapped(self) -> bool:
@@ -150,7 +151,18 @@ class MachineState:
             self.rules_used.append(name)
 
     def first_online(self) -> int:
-        return min(self.online)
+        """cpumask_first(cpu_online_mask), cached: reservations ask for it constantly."""
+        if self._first_online not in self.online:
+            self._first_online = min(self.online)
+        return self._first_online
+
+    def set_online(self, cpu: int, online: bool) -> None:
+        if online:
+            self.online.add(cpu)
+            self._first_online = min(self._first_online, cpu)
+        else:
+            self.online.discard(cpu)
+        self.matrix.set_online(cpu, online)
 
     def irte_table(self, device: str) -> IrteTable:
         if self.ir is IrType.AMD:
@@ -174,9 +186,9 @@ def _dense(allocatable: frozenset[int], count: int) -> list[int]:
     return sorted(allocatable)[:count]
 
 
-def build_state(calibration: Calibration, ir: IrType, apic_mode: ApicMode, ties_high: bool) -> (
-    MachineState
-):
+def build_state(
+    calibration: Calibration, ir: IrType, apic_mode: ApicMode, ties_high: bool
+) -> MachineState:
     """The machine at scenario start: matrix from the calibrated bitmaps or counts,
     calibration irqs (listed and anonymous) as started irqs owning those bits."""
     rules = KernelRules.for_version(calibration.kernel)
@@ -229,8 +241,14 @@ def _place_calibration_irqs(
             continue
         bits.remove(vector)
         state.matrix.assign(existing.cpu, vector, managed=existing.managed)
-        _add_started(state, existing.irq, existing.cpu, vector, existing.managed,
-                     frozenset(existing.affinity))
+        _add_started(
+            state,
+            existing.irq,
+            existing.cpu,
+            vector,
+            existing.managed,
+            frozenset(existing.affinity),
+        )
     for cpu, bits in sorted(used.items()):
         for vector in bits:
             # A used bit no listed irq claims: an irq with the default affinity.

@@ -88,7 +88,18 @@ class Disable:
     device: str
 
 
-Step = Enable | Request | Release | Affinity | Fire | Store | FireStored | CpuOffline | CpuOnline | Disable
+Step = (
+    Enable
+    | Request
+    | Release
+    | Affinity
+    | Fire
+    | Store
+    | FireStored
+    | CpuOffline
+    | CpuOnline
+    | Disable
+)
 
 
 def describe(step: Step) -> str:
@@ -103,8 +114,11 @@ def describe(step: Step) -> str:
             return f"{type(step).__name__.lower().replace('cpu', 'cpu_')} {cpu}"
         case FireStored(device) | Disable(device):
             return f"{type(step).__name__.lower()} {device}"
-        case Request(device, entry) | Release(device, entry) | Fire(device, entry) | Store(
-            device, entry
+        case (
+            Request(device, entry)
+            | Release(device, entry)
+            | Fire(device, entry)
+            | Store(device, entry)
         ):
             return f"{type(step).__name__.lower()} {device}[{entry}]"
     raise TypeError(f"not a step: {step!r}")

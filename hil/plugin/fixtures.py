@@ -48,10 +48,14 @@ def machine(lab: LabSession, hil_pair: tuple[str, str]) -> LabMachine:
 
 
 @pytest.fixture
-def device(lab: LabSession, machine: LabMachine, hil_pair: tuple[str, str]) -> Iterator[AttachedDevice]:
+def device(
+    lab: LabSession, machine: LabMachine, hil_pair: tuple[str, str]
+) -> Iterator[AttachedDevice]:
     ref = machine.machine.device(hil_pair[1])
     profile = lab.profile(ref)
-    bdf = machine.client.resolve_device(ref.bdf, ref.pci_id or _virtual_pci_id(machine, ref.name), ref.instance or 0)
+    bdf = machine.client.resolve_device(
+        ref.bdf, ref.pci_id or _virtual_pci_id(machine, ref.name), ref.instance or 0
+    )
     attached = machine.client.attach_device(ref.name, bdf, profile.driver)
     machine.attached[ref.name] = attached
     try:
@@ -97,7 +101,9 @@ def hil_run(
     """Run steps on both sides; fail with the step table on any mismatch."""
 
     def run(steps: Sequence[Step], name: str | None = None, check: bool = True) -> RunResult:
-        if device.fire_unsupported and any(type(s).__name__ in ("Fire", "FireStored") for s in steps):
+        if device.fire_unsupported and any(
+            type(s).__name__ in ("Fire", "FireStored") for s in steps
+        ):
             pytest.skip(f"{device.name}: {device.fire_unsupported}")
         result = run_on_machine(
             name or request.node.name,

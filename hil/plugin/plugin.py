@@ -120,7 +120,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     session = lab_session(metafunc.config)
     marker = metafunc.definition.get_closest_marker("hil_device")
     if session is None:
-        metafunc.parametrize("hil_pair", [pytest.param(None, marks=pytest.mark.skip(reason=NO_LAB))], ids=["no-lab"])
+        metafunc.parametrize(
+            "hil_pair", [pytest.param(None, marks=pytest.mark.skip(reason=NO_LAB))], ids=["no-lab"]
+        )
         return
     params = []
     for machine, ref in selected_pairs(metafunc.config):
@@ -146,7 +148,12 @@ def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> Any:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     session = lab_session(item.config)
     pair = getattr(item, "callspec", None)
-    if session is None or pair is None or "hil_pair" not in pair.params or pair.params["hil_pair"] is None:
+    if (
+        session is None
+        or pair is None
+        or "hil_pair" not in pair.params
+        or pair.params["hil_pair"] is None
+    ):
         return
     reason = pair_skip_reason(session, item, *pair.params["hil_pair"])
     if reason:

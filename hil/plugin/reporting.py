@@ -26,6 +26,8 @@ def report_run(result: RunResult, machine: LabMachine, bundle: Path) -> None:
             ]
             allure.attach("\n".join(rows), "predicted vs observed", allure.attachment_type.TEXT)
             if record.observed.notes:
-                allure.attach("\n".join(record.observed.notes), "dmesg", allure.attachment_type.TEXT)
+                allure.attach(
+                    "\n".join(record.observed.notes), "dmesg", allure.attachment_type.TEXT
+                )
     allure.attach(result.table(only_mismatches=False), "step table", allure.attachment_type.TEXT)
     allure.attach.file(str(bundle), "evidence bundle", allure.attachment_type.JSON)

@@ -29,7 +29,9 @@ def kernel_matches(version: KernelVersion, spec: str) -> bool:
     for clause in spec.split(","):
         m = _SPEC.match(clause)
         if m is None:
-            raise pytest.UsageError(f"hil_requires: bad kernel clause {clause!r} (use e.g. '>=6.5')")
+            raise pytest.UsageError(
+                f"hil_requires: bad kernel clause {clause!r} (use e.g. '>=6.5')"
+            )
         want = tuple(int(x) for x in m.group(2).split("."))
         if not _OPS[m.group(1)](have[: len(want)], want):
             return False
@@ -56,7 +58,9 @@ def machine_skip_reason(lm: LabMachine, mark: pytest.Mark | None) -> str | None:
     return None
 
 
-def pair_skip_reason(session: LabSession, item: pytest.Item, machine: str, device: str) -> str | None:
+def pair_skip_reason(
+    session: LabSession, item: pytest.Item, machine: str, device: str
+) -> str | None:
     m = session.inventory.machine(machine)
     assert m is not None
     unavailable = session.device_unavailable(m, device)

@@ -31,7 +31,9 @@ def collect_scenario_file(parent: pytest.Collector, path: Path) -> ScenarioFileN
     return node
 
 
-def _roles(scenario: Scenario, session: LabSession, machine: Machine) -> dict[str, DeviceRef] | None:
+def _roles(
+    scenario: Scenario, session: LabSession, machine: Machine
+) -> dict[str, DeviceRef] | None:
     """Fill each role with a distinct device of the machine, or None if impossible."""
     chosen: dict[str, DeviceRef] = {}
     accepted = set(scenario.spec.applies_to.profiles)
@@ -63,7 +65,9 @@ class ScenarioFileNode(pytest.File):
             raise self.CollectError(f"bad scenario file:\n{exc}") from None
         session = lab_session(self.config)
         if session is None:
-            item = ScenarioItem.from_parent(self, name=f"{scenario.name}[no-lab]", scenario=scenario, target=None)
+            item = ScenarioItem.from_parent(
+                self, name=f"{scenario.name}[no-lab]", scenario=scenario, target=None
+            )
             item.add_marker(pytest.mark.skip(reason=NO_LAB))
             yield item
             return
@@ -81,10 +85,12 @@ class ScenarioFileNode(pytest.File):
             item.add_marker(pytest.mark.xdist_group(name))
             yield item
         if not found:
-            item = ScenarioItem.from_parent(self, name=f"{scenario.name}[no-device]", scenario=scenario, target=None)
+            item = ScenarioItem.from_parent(
+                self, name=f"{scenario.name}[no-device]", scenario=scenario, target=None
+            )
             item.add_marker(pytest.mark.skip(
                 reason=f"no machine in {session.inventory.path} has devices for roles "
-                f"{sorted(scenario.spec.devices)} (profiles {scenario.spec.applies_to.profiles or 'any'})"
+                f"{sorted(scenario.spec.devices)} (profiles {scenario.spec.applies_to.profiles or 'any'})"  # noqa: E501
             ))  # fmt: skip
             yield item
 
@@ -131,11 +137,16 @@ class ScenarioItem(pytest.Item):
                 profile = session.profile(ref)
                 pci_id = ref.pci_id
                 if pci_id is None and machine_spec.virtual is not None:
-                    pci_id = next(d.pci_id for d in machine_spec.virtual.devices if d.name == ref.name)
+                    pci_id = next(
+                        d.pci_id for d in machine_spec.virtual.devices if d.name == ref.name
+                    )
                 bdf = lm.client.resolve_device(ref.bdf, pci_id, ref.instance or 0)
                 attached[role] = lm.client.attach_device(role, bdf, profile.driver)
                 lm.attached[role] = attached[role]
-                fires = any(isinstance(s, Fire | FireStored) and s.device == role for s in self.scenario.steps)
+                fires = any(
+                    isinstance(s, Fire | FireStored) and s.device == role
+                    for s in self.scenario.steps
+                )
                 if fires and attached[role].fire_unsupported:
                     pytest.skip(f"{ref.name}: {attached[role].fire_unsupported}")
             self.result = run_on_machine(
@@ -154,7 +165,7 @@ class ScenarioItem(pytest.Item):
                 lm.client.detach_device(role)
         if not self.result.ok:
             raise ScenarioError(
-                f"model and machine disagree on {machine_name}:\n{self.result.table()}\nevidence: {bundle}"
+                f"model and machine disagree on {machine_name}:\n{self.result.table()}\nevidence: {bundle}"  # noqa: E501
             )
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:

@@ -74,8 +74,8 @@ class LabSession:
     def profile(self, ref: DeviceRef) -> Profile:
         return self.profiles.get(ref.profile)
 
-    def device_unavailable(self, machine: Machine, ref: DeviceRef) -> str | None:
-        return device_unavailable(machine, ref.name)
+    def device_unavailable(self, machine: Machine, device: str) -> str | None:
+        return device_unavailable(machine, device)
 
     def machine(self, name: str) -> LabMachine:
         cached = self._machines.get(name)
@@ -125,7 +125,7 @@ class LabSession:
             return
         if expect.ir is not None and lm.ir is not expect.ir:
             raise MachineUnavailable(
-                f"{lm.name}: the inventory expects IR {expect.ir.value}, the machine has {lm.ir.value}"
+                f"{lm.name}: the inventory expects IR {expect.ir.value}, the machine has {lm.ir.value}"  # noqa: E501
             )
         if expect.cpus is not None and len(lm.facts["online_cpus"]) != expect.cpus:
             raise MachineUnavailable(

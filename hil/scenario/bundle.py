@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
 
 from hil.model.calibration import Calibration
 from hil.model.codec import decode, encode
-from hil.model.model import DeviceCaps
+from hil.model.model import DeviceCaps, InterruptModel
 from hil.model.steps import Step
 from hil.model.vocabulary import StepOutcome
 from hil.scenario.runner import RunResult, judge_steps
-from hil.model.model import InterruptModel
 
 FORMAT = 1
 
@@ -33,7 +33,8 @@ class BundleError(RuntimeError):
 def write_bundle(result: RunResult, folder: Path, extra: dict[str, Any] | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S")
-    path = folder / f"{result.machine}--{result.scenario}--{stamp}.json"
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{result.machine}--{result.scenario}")
+    path = folder / f"{safe}--{stamp}.json"
     body = {
         "format": FORMAT,
         "scenario": result.scenario,

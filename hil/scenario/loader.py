@@ -72,7 +72,9 @@ def _parse_steps(loaded: LoadedYaml, spec: ScenarioFile) -> tuple[list[S.Step], 
             continue
         if model is int:
             if not isinstance(body, int) or isinstance(body, bool) or body < 0:
-                issues.append(loaded.issue([*loc, kind], "expected a CPU number, e.g. `cpu_offline: 2`"))
+                issues.append(
+                    loaded.issue([*loc, kind], "expected a CPU number, e.g. `cpu_offline: 2`")
+                )
                 continue
             steps.append(_to_step(kind, body))
             continue
@@ -98,7 +100,9 @@ def _parse_steps(loaded: LoadedYaml, spec: ScenarioFile) -> tuple[list[S.Step], 
 def load_scenario(path: str | Path) -> Scenario:
     loaded = load_yaml(path)
     if not isinstance(loaded.data, dict):
-        raise ConfigError([loaded.issue([], "a scenario is a mapping with name, devices and steps")])
+        raise ConfigError(
+            [loaded.issue([], "a scenario is a mapping with name, devices and steps")]
+        )
     try:
         spec = ScenarioFile.model_validate(_plain(loaded.data))
     except ValidationError as exc:

@@ -74,7 +74,9 @@ def judge_steps(
     for number, step in enumerate(steps, start=1):
         prediction = model.apply(step, number)
         observed = observe(number, step)
-        record = StepRecord(number, step, prediction, observed, judge(prediction, observed, bindings))
+        record = StepRecord(
+            number, step, prediction, observed, judge(prediction, observed, bindings)
+        )
         if record.verdict.alternative is not None:
             # The machine took a timing branch the model allowed: follow it.
             model.adopt(record.verdict.alternative)
@@ -91,7 +93,9 @@ def run_on_machine(
     calibration: Calibration,
     devices: Mapping[str, DeviceCaps],
     run_step: Callable[[int, Step], StepOutcome],
-    model_factory: Callable[[Calibration, Mapping[str, DeviceCaps]], InterruptModel] = InterruptModel,
+    model_factory: Callable[
+        [Calibration, Mapping[str, DeviceCaps]], InterruptModel
+    ] = InterruptModel,
     on_step: Callable[[StepRecord], None] | None = None,
 ) -> RunResult:
     model = model_factory(calibration, devices)

@@ -37,10 +37,12 @@ class _Strict(BaseModel):
 def parse_cpus(value: Any) -> tuple[int, ...]:
     """A cpu list as YAML gives it: an int, a list of ints, or "0-2,5"."""
     if isinstance(value, bool):
-        raise ValueError("expected CPUs like 2, [0, 1] or \"0-2,5\"")
+        raise ValueError('expected CPUs like 2, [0, 1] or "0-2,5"')
     if isinstance(value, int):
         return (value,)
-    if isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+    if isinstance(value, list) and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    ):
         return tuple(value)
     if isinstance(value, str) and _CPULIST.match(value):
         cpus: list[int] = []
@@ -48,7 +50,7 @@ def parse_cpus(value: Any) -> tuple[int, ...]:
             lo, _, hi = part.strip().partition("-")
             cpus.extend(range(int(lo), int(hi or lo) + 1))
         return tuple(cpus)
-    raise ValueError("expected CPUs like 2, [0, 1] or \"0-2,5\"")
+    raise ValueError('expected CPUs like 2, [0, 1] or "0-2,5"')
 
 
 CpuList = Annotated[tuple[int, ...], Field(min_length=1)]

@@ -43,7 +43,11 @@ def kvm_works(qemu: str, vmlinuz: Path, cache_dir: Path) -> tuple[bool, str]:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
         err = proc.stderr.strip().splitlines()
         works = proc.returncode == 0 and not any("error" in line.lower() for line in err)
-        reason = "a probe boot under KVM ran" if works else f"KVM probe failed: {err[-1] if err else proc.returncode}"
+        reason = (
+            "a probe boot under KVM ran"
+            if works
+            else f"KVM probe failed: {err[-1] if err else proc.returncode}"
+        )
     except subprocess.TimeoutExpired:
         works, reason = False, "KVM probe boot did not finish in 60 s"
     except OSError as exc:

@@ -71,7 +71,9 @@ def device_unavailable(machine: Machine, device: str) -> str | None:
 
 
 class VirtualLab:
-    def __init__(self, machines: Sequence[Machine], progress: Callable[[str], None] = print) -> None:
+    def __init__(
+        self, machines: Sequence[Machine], progress: Callable[[str], None] = print
+    ) -> None:
         self.machines = {m.name: m for m in machines if m.virtual is not None}
         self.progress = progress
         self.root = state_root()
@@ -106,7 +108,7 @@ class VirtualLab:
                 else:
                     state = vm.boot(persistent=persistent)
                     self.progress(
-                        f"{name}: up in {state.boot_seconds:.1f} s ({state.accel}, {state.kernel_release})"
+                        f"{name}: up in {state.boot_seconds:.1f} s ({state.accel}, {state.kernel_release})"  # noqa: E501
                     )
                 return name, vm
             except BootError as exc:
@@ -136,4 +138,3 @@ class VirtualLab:
             if state_file.exists():
                 VirtualMachine(vm_spec(self.machines[name]), None, self.root / name, "").stop()
                 self.progress(f"{name}: stopped")
-

@@ -1,8 +1,7 @@
 """QEMU arguments for one virtual lab machine's IOMMU and PCIe devices.
 
-Devices get fixed slots on the root bus (00:10.0 upwards, in inventory
-order), so a device's BDF is known before the guest boots and two machines
-with the same inventory always look the same.
+QEMU places the devices (igb's SR-IOV functions need room after the PF, so
+a fixed high slot does not work); the guest finds them by vendor:device.
 """
 
 from __future__ import annotations
@@ -12,8 +11,6 @@ import subprocess
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-
-FIRST_SLOT = 0x10
 
 # model -> (QEMU device, PCI vendor:device, minimum QEMU that has it)
 DEVICE_MODELS: dict[str, tuple[str, str]] = {
@@ -43,10 +40,6 @@ class VmSpec:
     intremap: bool
     x2apic: bool
     devices: tuple[VmDevice, ...]
-
-
-def bdf_of(index: int) -> str:
-    return f"0000:00:{FIRST_SLOT + index:02x}.0"
 
 
 @cache
@@ -87,14 +80,13 @@ def device_args(spec: VmSpec, state_dir: Path, ivshmem_sockets: dict[str, Path])
         args += ["-device", f"amd-iommu,intremap={'on' if spec.intremap else 'off'}"]
     for i, dev in enumerate(spec.devices):
         qdev = DEVICE_MODELS[dev.model][0]
-        addr = f"addr={FIRST_SLOT + i:#x}"
         extra = "".join(f",{k}={v}" for k, v in sorted(dev.options.items()))
         if dev.model == "xhci-msi":
-            args += ["-device", f"{qdev},msix=off,{addr}{extra}"]
+            args += ["-device", f"{qdev},msix=off{extra}"]
         elif dev.model == "ivshmem-doorbell":
             chardev = f"iv{i}"
             args += ["-chardev", f"socket,path={ivshmem_sockets[dev.name]},id={chardev}"]
-            args += ["-device", f"{qdev},chardev={chardev},vectors={dev.vectors or 4},{addr}{extra}"]
+            args += ["-device", f"{qdev},chardev={chardev},vectors={dev.vectors or 4}{extra}"]
         elif dev.model == "nvme":
             image = state_dir / f"{dev.name}.img"
             if not image.exists():
@@ -102,7 +94,7 @@ def device_args(spec: VmSpec, state_dir: Path, ivshmem_sockets: dict[str, Path])
                     f.truncate(16 << 20)
             drive = f"nvm{i}"
             args += ["-drive", f"if=none,id={drive},file={image},format=raw"]
-            args += ["-device", f"{qdev},serial=hil{i},drive={drive},{addr}{extra}"]
+            args += ["-device", f"{qdev},serial=hil{i},drive={drive}{extra}"]
         else:
-            args += ["-device", f"{qdev},{addr}{extra}"]
+            args += ["-device", f"{qdev}{extra}"]
     return args

@@ -15,6 +15,7 @@ machines that wait for the next controller instead.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -164,7 +165,9 @@ class VirtualMachine:
             deadline = time.monotonic() + 10
             while not sock.exists():
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise BootError(f"{self.spec.name}: ivshmem server for {dev.name} did not start")
+                    raise BootError(
+                        f"{self.spec.name}: ivshmem server for {dev.name} did not start"
+                    )
                 time.sleep(0.05)
             procs.append(proc)
         return procs
@@ -222,12 +225,16 @@ class VirtualMachine:
         try:
             sock = self._connect(pgid, start + 30)
             transport = StreamTransport(
-                sock.fileno(), sock.fileno(), alive=lambda: self._boot_problem(pgid), name=self.spec.name
+                sock.fileno(),
+                sock.fileno(),
+                alive=lambda: self._boot_problem(pgid),
+                name=self.spec.name,
             )
             hello = transport.wait_hello(timeout)
-        except (TransportError, BootError):
+        except (TransportError, BootError) as exc:
             self._kill(pgid)
-            raise
+            tail = self.boot_log.read_bytes()[-300:].decode(errors="replace").strip().splitlines()
+            raise BootError(f"{exc}; boot log ends: {tail[-1] if tail else '(empty)'}") from exc
         self._conn = sock
         self._transport = transport
         self.state = VmState(
@@ -273,7 +280,10 @@ class VirtualMachine:
         sock = self._connect(state.pgid, time.monotonic() + timeout)
         self._conn = sock
         self._transport = StreamTransport(
-            sock.fileno(), sock.fileno(), alive=lambda: self._boot_problem(state.pgid), name=state.name
+            sock.fileno(),
+            sock.fileno(),
+            alive=lambda: self._boot_problem(state.pgid),
+            name=state.name,
         )
         self._transport.wait_hello(timeout)
         self.state = state
@@ -303,10 +313,8 @@ class VirtualMachine:
         if state is None and self.state_file.exists():
             state = VmState.load(self.state_file)
         if self._conn is not None:
-            try:
+            with contextlib.suppress(Exception):  # the guest may be gone; killing follows
                 self._transport.call("poweroff", timeout=5)
-            except Exception:  # the guest may already be gone; killing follows
-                pass
             self.disconnect()
         if state is not None:
             deadline = time.monotonic() + timeout

@@ -75,8 +75,9 @@ SPREAD_CASES = [c for c in CASES if "msix" in c.name]
 def test_model_with_reversed_tie_break_is_caught(case: TranscriptCase) -> None:
     """Only MSI-X cases spread over tied CPUs; edu's single vector never meets a tie."""
     verdicts = _verdicts(case, ModelFaults(reverse_tiebreak=True))
-    assert any(f.path.endswith((".cpu", ".per_cpu", ".effective")) for v in verdicts
-               for f in v.mismatches)
+    assert any(
+        f.path.endswith((".cpu", ".per_cpu", ".effective")) for v in verdicts for f in v.mismatches
+    )
 
 
 @pytest.mark.parametrize(

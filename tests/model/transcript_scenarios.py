@@ -277,9 +277,7 @@ def _edu_xhci_61(ir: bool) -> TranscriptCase:
     observed = [
         _outcome(
             0,
-            vectors=(
-                VectorView(edu, IrqIndex.MSI, 0, allocated=True, requested=True, irq=41),
-            ),
+            vectors=(VectorView(edu, IrqIndex.MSI, 0, allocated=True, requested=True, irq=41),),
         )
     ]
     for _ in range(3):
@@ -287,11 +285,17 @@ def _edu_xhci_61(ir: bool) -> TranscriptCase:
         steps.append(Fire(edu, 0))
     # Per target: write, print eff and the MSI capability's address/data, fire.
     if ir:
-        rounds = [(1, 1, "00000000:fee00478/0000/0", 1), (2, 2, "00000000:fee00478/0000/0", 2),
-                  (3, 3, "00000000:fee00478/0000/0", 3)]
+        rounds = [
+            (1, 1, "00000000:fee00478/0000/0", 1),
+            (2, 2, "00000000:fee00478/0000/0", 2),
+            (3, 3, "00000000:fee00478/0000/0", 3),
+        ]
     else:
-        rounds = [(1, 3, "00000000:fee08004/0026/0", 3), (2, 1, "00000000:fee02004/0027/0", 1),
-                  (3, 1, "00000000:fee02004/0027/0", 1)]
+        rounds = [
+            (1, 3, "00000000:fee08004/0026/0", 3),
+            (2, 1, "00000000:fee02004/0027/0", 1),
+            (3, 1, "00000000:fee02004/0027/0", 1),
+        ]
     for target, eff, msg, fired_on in rounds:
         observed.append(
             _outcome(len(steps), vectors=(_entry_view(edu, IrqIndex.MSI, 0, eff, msg),))
@@ -344,4 +348,3 @@ def all_cases() -> list[TranscriptCase]:
 def placeholder_calibration(kernel: str = KERNEL_612, ir: bool = False) -> Calibration:
     """The transcripts' machine, for unit tests that need a realistic start."""
     return _machine(kernel, ir).to_calibration()
-
