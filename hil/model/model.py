@@ -322,9 +322,11 @@ class _Handlers:
         self.m.note(why)
 
     def node_of(self, dev: DeviceState) -> int | None:
-        if dev.caps.numa_node is not None:
-            return dev.caps.numa_node if dev.caps.numa_node >= 0 else None
-        return None
+        """The device's NUMA node: its caps, else the calibration's; -1 is no node."""
+        node = dev.caps.numa_node
+        if node is None:
+            node = self.m.device_nodes.get(dev.caps.bdf)
+        return node if node is not None and node >= 0 and node in self.m.node_cpus else None
 
     def new_irq(self, dev: DeviceState, number: int, entry: int) -> IrqState:
         irq = IrqState(
@@ -334,8 +336,7 @@ class _Handlers:
             entry=entry,
             node=self.node_of(dev),
         )
-        self.m.irqs.add(irq)
-        return irq
+        return self.m.register(irq)
 
     def attach_irte(self, irq: IrqState, ref: IrteRef) -> None:
         irq.irte = ref
@@ -544,7 +545,7 @@ class _Handlers:
         m = self.m
         dev = self.device(step.device)
         if step.index is IrqIndex.IMS:
-            reason = m.rules.ims_unavailable_reason(m.remapped, False)
+            reason = m.rules.ims_unavailable_reason(m.remapped, m.caching_mode)
             why = "vfio-pci has no IMS interface (no VFIO irq index for IMS)"
             if reason:
                 why += f"; besides, {reason}"

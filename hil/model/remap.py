@@ -41,6 +41,7 @@ class IrteRef:
 
     index: int | None
     symbol: str | None = None
+    """Unknown-base symbol when `index` is None; else the table's name (AMD)."""
     offset: int = 0
     subhandle: int = 0
     """Position inside a multi-MSI block (the device ORs it into the data)."""
@@ -66,9 +67,15 @@ class IrteTable:
     """
 
     def __init__(
-        self, base: int | None, capacity: int = INTEL_IRTE_ENTRIES, max_handle_mask: int = 15
+        self,
+        base: int | None,
+        capacity: int = INTEL_IRTE_ENTRIES,
+        max_handle_mask: int = 15,
+        name: str | None = None,
     ) -> None:
+        """`name` tells apart tables that share index numbers (AMD: one per device)."""
         self.base = base
+        self.name = name
         self.capacity = capacity
         self.max_handle_mask = max_handle_mask
         self._used: set[int] = set()
@@ -96,7 +103,7 @@ class IrteTable:
         if start is None:
             raise IrteError("ENOMEM", "can't allocate an IRTE")
         self._used.update(range(start, start + size))
-        return [IrteRef(start, subhandle=i) for i in range(count)]
+        return [IrteRef(start, self.name, subhandle=i) for i in range(count)]
 
     def _find_region(self, size: int, first: int) -> int | None:
         while self._low in self._used:
@@ -126,6 +133,8 @@ class IrteTable:
         """Free a block given its first ref and the block's vector count."""
         if ref.index is None and ref.symbol != self.symbol:
             return
+        if ref.index is not None and ref.symbol != self.name:
+            raise ValueError(f"IRTE {ref} is not from table {self.name}")
         start = ref.index if ref.index is not None else ref.offset
         size = 1 << (count - 1).bit_length()
         self._used.difference_update(range(start, start + size))

@@ -47,7 +47,7 @@ class Landing:
 def irte_key(ref: IrteRef) -> tuple[str | None, int] | None:
     """Key of the IRTE a vector uses in `MachineState.irte_owner`."""
     if ref.index is not None:
-        return (None, ref.index + ref.subhandle)
+        return (ref.symbol, ref.index + ref.subhandle)
     if ref.symbol is not None:
         return (ref.symbol, ref.offset + ref.subhandle)
     return None

@@ -60,6 +60,8 @@ class IrqState:
     """Its IRTE is present (set at activation, cleared at deactivation)."""
     irte: IrteRef | None = None
     managed_shutdown: bool = False
+    serial: int = 0
+    """Creation order: breaks ties between irqs whose numbers are unknown."""
 
     @property
     def effective(self) -> frozenset[int] | None:
@@ -134,10 +136,19 @@ class MachineState:
     rules_used: list[str] = field(default_factory=list)
     _apic_to_cpu: dict[int, int] = field(default_factory=dict)
     _first_online: int = -1
+    _serial: int = 0
+    caching_mode: bool = False
+    device_nodes: dict[str, int] = field(default_factory=dict)
 
     @property
     def remapped(self) -> bool:
         return self.ir is not IrType.NONE
+
+    def register(self, irq: IrqState) -> IrqState:
+        self._serial += 1
+        irq.serial = self._serial
+        self.irqs.add(irq)
+        return irq
 
     def emit(self, irq: IrqState, event: str, **fields: int) -> None:
         if self.trace is not None:
@@ -166,7 +177,8 @@ class MachineState:
 
     def irte_table(self, device: str) -> IrteTable:
         if self.ir is IrType.AMD:
-            return self.amd_irte.setdefault(device, IrteTable(0, AMD_IRTE_ENTRIES))
+            table = IrteTable(0, AMD_IRTE_ENTRIES, name=f"amd:{device}")
+            return self.amd_irte.setdefault(device, table)
         return self.intel_irte
 
     def cpu_of_apicid(self, apicid: int) -> int | None:
@@ -176,9 +188,9 @@ class MachineState:
         return self._apic_to_cpu.get(apicid)
 
 
-def irq_order(irq: IrqState) -> tuple[int, int]:
+def irq_order(irq: IrqState) -> tuple[int, int, int]:
     """for_each_active_irq order: calibration irqs (older, lower numbers) first."""
-    return (0 if irq.device is None else 1, irq.number)
+    return (0 if irq.device is None else 1, irq.number, irq.serial)
 
 
 def _dense(allocatable: frozenset[int], count: int) -> list[int]:
@@ -217,6 +229,8 @@ def build_state(
         intel_irte=IrteTable(
             calibration.irte_next, INTEL_IRTE_ENTRIES, calibration.irte_max_handle_mask
         ),
+        caching_mode=calibration.caching_mode,
+        device_nodes=dict(calibration.device_nodes),
     )
     _place_calibration_irqs(state, calibration, allocatable)
     return state
@@ -277,5 +291,5 @@ def _add_started(
         affinity=affinity,
         proc=True,
     )
-    state.irqs.add(irq)
+    state.register(irq)
     state.vector_irq[(cpu, vector)] = irq
