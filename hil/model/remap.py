@@ -85,10 +85,6 @@ class IrteTable:
         self._blocks = 0
         self.symbol = "irte"
 
-    @property
-    def exact(self) -> bool:
-        return self.base is not None
-
     def alloc(self, count: int) -> list[IrteRef]:
         """One block for `count` vectors; one IrteRef per vector (subhandles 0..count-1)."""
         if count < 1:

@@ -102,8 +102,6 @@ class DeviceState:
     index: IrqIndex | None = None
     vectors: dict[int, VectorState] = field(default_factory=dict)
     stored: StoredMessage | None = None
-    last: dict[int, VectorState] = field(default_factory=dict)
-    """Vectors of the last disabled index, reported as no longer allocated."""
 
 
 @dataclass(eq=False)
