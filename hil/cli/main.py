@@ -12,8 +12,25 @@ from hil.cli.check import check
 from hil.cli.devices import devices
 from hil.cli.irqs import irqs
 from hil.cli.lab import lab
+from hil.cli.leases import leases
+from hil.cli.predict import predict
+from hil.cli.rejudge import rejudge_bundles
+from hil.cli.report import report
+from hil.cli.restore import restore
+from hil.cli.scenario import scenario
 
-COMMANDS: tuple[click.Command, ...] = (check, devices, irqs, lab)
+COMMANDS: tuple[click.Command, ...] = (
+    check,
+    devices,
+    irqs,
+    lab,
+    leases,
+    predict,
+    rejudge_bundles,
+    report,
+    restore,
+    scenario,
+)
 
 
 @click.group()

@@ -81,9 +81,9 @@ def serve(ops: MachineOps, rfd: int, wfd: int, *, virtio: bool, ephemeral: bool)
             if not virtio or ephemeral:
                 return
             _wait_host(rfd)
-            buffer = b""
-            send(hello_line(ops.hello()))
-            continue
+            # A fresh process for every controller: code edited on the host
+            # since `hil lab up` is what the next session runs.
+            os.execv(sys.executable, [sys.executable, "-m", "hil.lab.agent", *sys.argv[1:]])
         buffer += chunk
         while b"\n" in buffer:
             line, _, buffer = buffer.partition(b"\n")

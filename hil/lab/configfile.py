@@ -8,6 +8,7 @@ item, which is all the location information needed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,11 +65,18 @@ class LoadedYaml:
         return ConfigIssue(self.path, self.line_of(loc), field_path(loc), message)
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def field_path(loc: Sequence[str | int]) -> str:
+    """`machines[0].virtual.cpus`; a key that would make the path ambiguous (empty, or
+    holding dots, brackets or spaces) is written quoted: `options['a.b']`."""
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif not _PLAIN_KEY.fullmatch(str(part)):
+            out += f"[{str(part)!r}]"
         else:
             out += f".{part}" if out else str(part)
     return out

@@ -30,7 +30,7 @@ from hil.lab.restorer import SysfsRestorer
 from hil.linux.binding import DriverBinding
 from hil.linux.cpulist import format_cpulist
 from hil.linux.cpus import CpuHotplug
-from hil.linux.pci import PciSysfs, parse_capabilities
+from hil.linux.pci import PciDevice, PciSysfs, parse_capabilities
 from hil.linux.procirq import ProcIrq
 from hil.model import steps as S
 from hil.model.codec import decode
@@ -111,10 +111,15 @@ class MachineOps:
         return self.observer.dmesg_lines()
 
     # -- devices --------------------------------------------------------
+    def _pci_device(self, bdf: str) -> PciDevice:
+        device = self.pci.device(bdf)
+        if device is None:
+            raise OperationError(f"no PCI device {bdf} on {self.machine}")
+        return device
+
     def resolve_device(self, bdf: str | None, pci_id: str | None, instance: int = 0) -> str:
         if bdf:
-            self.pci.device(bdf)
-            return bdf
+            return self._pci_device(bdf).bdf
         if not pci_id:
             raise OperationError("a device needs a bdf or a pci_id")
         vendor, device = (int(x, 16) for x in pci_id.split(":"))
@@ -131,7 +136,7 @@ class MachineOps:
             raise OperationError(f"device {name} is already attached")
         drv_cls = driver_for(driver)
         reason = drv_cls.fire_unsupported_reason()
-        pci = self.pci.device(bdf)
+        pci = self._pci_device(bdf)
         handle_entry = self.journal.record(
             DriverEntry(bdf=bdf, original_driver=pci.driver, original_override=pci.driver_override)
         )
@@ -139,7 +144,7 @@ class MachineOps:
         record = self.binding.bind(bdf, "vfio-pci")
         self.journal.mark_applied(handle_entry)
         try:
-            group = self.pci.device(bdf).iommu_group
+            group = self._pci_device(bdf).iommu_group
             if group is None:
                 raise OperationError(f"{bdf} has no IOMMU group: is the IOMMU on?")
             closer = ExitStack()
@@ -330,9 +335,8 @@ class MachineOps:
         dev.stored = message
 
     def _cpu(self, cpu: int, online: bool) -> str | None:
-        if not self.hotplug.is_hotpluggable(cpu):
-            return "EPERM"
-        if not online and cpu not in self.offlined:
+        """The errno of the sysfs write; ENOENT where the CPU has no `online` file."""
+        if not online and cpu not in self.offlined and self.hotplug.is_hotpluggable(cpu):
             handle = self.journal.record(CpuEntry(cpu=cpu, was_online=True))
             self.journal.mark_applied(handle)
             self.offlined.add(cpu)

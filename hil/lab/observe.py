@@ -20,6 +20,7 @@ from pathlib import Path
 from hil.lab.opened import OpenedDevice, entry_irq_map
 from hil.linux.dmesg import DmesgWindow, classify, unexpected
 from hil.linux.irqsysfs import SysIrq
+from hil.linux.msixtable import MsixEntry
 from hil.linux.pci import PciSysfs, read_msi_message
 from hil.linux.procinterrupts import ProcInterrupts
 from hil.linux.procirq import ProcIrq
@@ -39,6 +40,7 @@ class Snapshot:
 class Observer:
     def __init__(self, root: Path, state_dir: Path, session_id: str) -> None:
         self.root = root
+        self.state_dir = state_dir
         self.sysirq = SysIrq(root)
         self.procirq = ProcIrq(root)
         self.pci = PciSysfs(root)
@@ -63,7 +65,8 @@ class Observer:
             self.trace.remove()
             self.trace = None
 
-    def _drain_trace(self) -> tuple[str, ...] | None:
+    def _drain_trace(self, irqs: set[int]) -> tuple[str, ...] | None:
+        """The step's irq_vectors events for the irqs under test, compacted."""
         if self.trace is None:
             return None
         records = self.trace.events().events
@@ -71,7 +74,7 @@ class Observer:
         for rec in records:
             if rec.event in ("vector_config", "vector_update") and "irq" in rec.fields:
                 self.vectors[rec.fields["irq"]] = rec.fields["vector"]
-        return compact_trace([(r.event, r.fields) for r in records])
+        return compact_trace([(r.event, r.fields) for r in records if "irq" in r.fields], irqs)
 
     def dmesg_lines(self) -> list[str]:
         return list(self.anomalies)
@@ -139,7 +142,11 @@ class Observer:
         granted: int | None,
         fired: tuple[OpenedDevice, int | None] | None,
     ) -> StepOutcome:
-        trace = self._drain_trace()
+        devices = list(devices)
+        irqs = set(before.per_irq)
+        for dev in devices:
+            irqs.update(self.irq_map(dev).values())
+        trace = self._drain_trace(irqs)
         views: list[VectorView] = []
         deliveries: list[Delivery] = []
         lost: int | None = None
@@ -191,11 +198,10 @@ class Observer:
         dev: OpenedDevice,
         entry: int,
         irq: int | None,
-        table: list | None,  # type: ignore[type-arg]
+        table: list[MsixEntry] | None,
     ) -> VectorView:
         index = dev.index or IrqIndex.MSIX
-        allocated = irq is not None
-        if not allocated:
+        if irq is None:
             message = table[entry].message if table is not None and entry < len(table) else None
             return VectorView(dev.name, index, entry, False, False, message=message)
         info = self.sysirq.read(irq)

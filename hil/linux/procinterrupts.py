@@ -11,9 +11,12 @@ line is recorded as a warning so a report can show it.
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
+
+import numpy as np
 
 VfioKind = Literal["msi", "msix", "intx"]
 
@@ -169,40 +172,213 @@ class ProcInterrupts:
         every other irq, which dominates on machines with hundreds of CPUs.
         """
         wanted = None if irqs is None else frozenset(irqs)
-        lines = text.splitlines()
-        warnings: list[str] = []
-        header = lines[0] if lines else ""
+        if any(brk in text for brk in _OTHER_LINE_BREAKS):
+            # The rows are found by "\n" alone; keep str.splitlines' idea of a line.
+            text = "\n".join(text.splitlines())
+        header_end = text.find("\n")
+        header = text if header_end < 0 else text[:header_end]
         cpu_tokens = header.split()
         if not cpu_tokens or not all(t.startswith("CPU") and t[3:].isdigit() for t in cpu_tokens):
-            warnings.append(f"no CPU header line, got {header[:80]!r}")
-            return InterruptTable(cpus=(), irqs={}, summaries={}, warnings=tuple(warnings))
-        cpus = tuple(int(t[3:]) for t in cpu_tokens)
-        ncpus = len(cpus)
-        rows: dict[int, IrqRow] = {}
-        summaries: dict[str, SummaryRow] = {}
-        for lineno, line in enumerate(lines[1:], start=2):
-            label, colon, rest = line.partition(":")
-            label = label.strip()
-            if not colon or not label:
-                if line.strip():
-                    warnings.append(f"line {lineno}: no 'label:' prefix: {line[:80]!r}")
-                continue
+            warning = f"no CPU header line, got {header[:80]!r}"
+            return InterruptTable(cpus=(), irqs={}, summaries={}, warnings=(warning,))
+        reader = _LineReader(tuple(int(t[3:]) for t in cpu_tokens), wanted)
+        if header_end >= 0:
+            _read_rows(text, header_end + 1, reader)
+        return InterruptTable(
+            cpus=reader.cpus,
+            irqs=reader.rows,
+            summaries=reader.summaries,
+            warnings=tuple(reader.warnings),
+        )
+
+
+# Line boundaries of str.splitlines other than "\n".
+_OTHER_LINE_BREAKS = ("\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
+
+COUNT_FIELD_WIDTH = 11
+"""show_interrupts prints each online CPU's count as `%10u ` (6.1) or ` %10u` (6.12+):
+from a row's colon on, its counts are CPU-many 11-character fields, a space
+and a right-aligned number (an unsigned int never needs more than 10 digits)."""
+
+
+@dataclass
+class _LineReader:
+    """The table being built, and the tolerant line-by-line reading of any row."""
+
+    cpus: tuple[int, ...]
+    wanted: frozenset[int] | None
+    rows: dict[int, IrqRow] = field(default_factory=dict)
+    summaries: dict[str, SummaryRow] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def read_line(self, lineno: int, line: str) -> None:
+        label, colon, rest = line.partition(":")
+        label = label.strip()
+        if not colon or not label:
+            if line.strip():
+                self.warnings.append(f"line {lineno}: no 'label:' prefix: {line[:80]!r}")
+            return
+        ncpus = len(self.cpus)
+        if label.isdigit():
+            irq = int(label)
+            if self.wanted is not None and irq not in self.wanted:
+                return
+            row = _irq_row(irq, rest, self.cpus, ncpus)
+            if row is None:
+                self.warnings.append(f"line {lineno}: unreadable irq row: {line[:80]!r}")
+            else:
+                self.rows[irq] = row
+            return
+        summary = _summary_row(label, rest, self.cpus, ncpus)
+        if summary is None:
+            self.warnings.append(f"line {lineno}: unreadable summary row: {line[:80]!r}")
+        else:
+            self.summaries[label] = summary
+
+
+def _read_rows(text: str, pos: int, reader: _LineReader) -> None:
+    """Read every line after the header into `reader`.
+
+    The counts of the irq rows laid out as the kernel prints them are
+    converted by array operations (`_fixed_width_counts`); a row that does
+    not fit that layout, and every other line, is read by
+    `_LineReader.read_line`.  Rows are stored in file order either way.
+    """
+    ncpus = len(reader.cpus)
+    width = COUNT_FIELD_WIDTH * ncpus
+    wanted = reader.wanted
+    find = text.find
+    size = len(text)
+    # (lineno, line start, line end, irq or -1 for a line read alone, counts start)
+    lines: list[tuple[int, int, int, int, int]] = []
+    lineno = 1
+    while pos < size:
+        end = find("\n", pos)
+        if end < 0:
+            end = size
+        lineno += 1
+        irq, counts = -1, 0
+        colon = find(":", pos, end)
+        if colon >= 0:
+            label = text[pos:colon].strip()
             if label.isdigit():
                 irq = int(label)
                 if wanted is not None and irq not in wanted:
+                    pos = end + 1
                     continue
-                row = _irq_row(irq, rest, cpus, ncpus)
-                if row is None:
-                    warnings.append(f"line {lineno}: unreadable irq row: {line[:80]!r}")
-                else:
-                    rows[irq] = row
-            else:
-                summary = _summary_row(label, rest, cpus, ncpus)
-                if summary is None:
-                    warnings.append(f"line {lineno}: unreadable summary row: {line[:80]!r}")
-                else:
-                    summaries[label] = summary
-        return InterruptTable(cpus=cpus, irqs=rows, summaries=summaries, warnings=tuple(warnings))
+                counts = colon + 1
+                if not (counts + width < end and text[counts + width].isspace()):
+                    irq = -1
+        lines.append((lineno, pos, end, irq, counts))
+        pos = end + 1
+    values = _fixed_width_rows(text, [counts for _, _, _, irq, counts in lines if irq >= 0], ncpus)
+    k = 0
+    for lineno, start, end, irq, counts in lines:
+        if irq >= 0:
+            row_values, k = values[k], k + 1
+            tail = text[counts + width : end].split(None, 2) if row_values is not None else None
+            if tail and row_values is not None:
+                reader.rows[irq] = _row_from_tail(irq, reader.cpus, row_values, tail)
+                continue
+        reader.read_line(lineno, text[start:end])
+
+
+_FIELDS_PER_CHUNK = 1 << 15
+"""Rows are converted in chunks of about this many counts: the working arrays
+then stay in the CPU cache and are reused by the allocator, where arrays of a
+whole 512-CPU file would cost a page fault every 4 KiB, several times over."""
+
+
+def _fixed_width_rows(text: str, starts: list[int], ncpus: int) -> list[tuple[int, ...] | None]:
+    """The counts of the rows whose fields start at `starts`; None for a row that
+    does not fit the fixed-width layout."""
+    if not starts:
+        return []
+    width = COUNT_FIELD_WIDTH * ncpus
+    # "replace" keeps one byte per character, so offsets in `text` stay valid.
+    data = memoryview(text.encode("ascii", "replace"))
+    unpack = struct.Struct(f"<{ncpus}Q").unpack_from
+    row_bytes = 8 * ncpus
+    per_chunk = max(1, _FIELDS_PER_CHUNK // ncpus)
+    out: list[tuple[int, ...] | None] = []
+    for first in range(0, len(starts), per_chunk):
+        chunk = starts[first : first + per_chunk]
+        values, fits = _fixed_width_counts(b"".join([data[s : s + width] for s in chunk]), ncpus)
+        out.extend(
+            unpack(values.data, i * row_bytes) if fit else None for i, fit in enumerate(fits)
+        )
+    return out
+
+
+def _fixed_width_counts(blocks: bytes, ncpus: int) -> tuple[np.ndarray, list[bool]]:
+    """The counts of rows of `ncpus` 11-byte fields each, and whether each row fits.
+
+    A row fits when every field is a space and a right-aligned run of 1-10
+    digits.  Each field is read as two little-endian words, bytes 0-3 and
+    3-10 (the byte they share ties the right alignment together), checked
+    and converted eight digits at a time within a 64-bit word (SWAR), so
+    the cost is a few array operations instead of an int() per count.
+    """
+    nfields = len(blocks) // COUNT_FIELD_WIDTH
+    low = np.ndarray((nfields,), "<u8", blocks, 3, (COUNT_FIELD_WIDTH,)).copy()
+    high = np.ndarray((nfields,), "<u4", blocks, 0, (COUNT_FIELD_WIDTH,)).copy()
+    low_bad, low_spaces = _digit_bytes(low, 0x0101010101010101)
+    high_bad, high_spaces = _digit_bytes(high, 0x01010101)
+    low_spaces >>= np.uint64(56)  # the last byte of a field must be a digit
+    low_bad |= low_spaces
+    high_spaces &= np.uint32(0xFF)  # byte 0 is the separator: a space
+    high_spaces ^= np.uint32(0xFF)
+    high_bad |= high_spaces
+    bad = low_bad.astype(bool)
+    bad |= high_bad.astype(bool)
+    broken_rows = np.asarray(bad.reshape(-1, ncpus).any(axis=1))
+    fits = [not broken for broken in broken_rows.tolist()]
+    # Eight digits in `low`: pairs, then quads, then the whole (multiply-shift-mask).
+    low *= np.uint64(10 << 8 | 1)
+    low >>= np.uint64(8)
+    low &= np.uint64(0x00FF00FF00FF00FF)
+    low *= np.uint64(100 << 16 | 1)
+    low >>= np.uint64(16)
+    low &= np.uint64(0x0000FFFF0000FFFF)
+    low *= np.uint64(10000 << 32 | 1)
+    low >>= np.uint64(32)
+    # The two leading digits are bytes 1 and 2 of `high`.
+    leading = high >> np.uint32(16)
+    leading &= np.uint32(0xFF)
+    high >>= np.uint32(8)
+    high &= np.uint32(0xFF)
+    high *= np.uint32(10)
+    leading += high
+    low += leading.astype(np.uint64) * np.uint64(100_000_000)
+    return low, fits
+
+
+def _digit_bytes(words: np.ndarray, ones: int) -> tuple[np.ndarray, np.ndarray]:
+    """Check that every byte of `words` is a space or a digit, spaces first.
+
+    Turns `words` into the digit values in place (0 for a space) and returns
+    (nonzero where a word breaks the rule, 0xFF in each byte that is a space).
+    """
+    kind = words.dtype.type
+
+    def each_byte(value: int) -> np.generic:
+        return kind(value * ones)
+
+    words ^= each_byte(0x30)  # "0".."9" -> 0..9, " " -> 0x10
+    bad = words & each_byte(0xE0)  # anything outside 0x20..0x3f
+    spaces = words >> kind(4)
+    spaces &= each_byte(0x01)
+    words &= each_byte(0x0F)
+    check = words + each_byte(0x06)  # bit 4 set where a digit would be above 9
+    check &= each_byte(0x10)
+    bad |= check
+    spaces *= kind(0xFF)
+    np.bitwise_and(words, spaces, out=check)  # a space byte must be exactly 0x20
+    bad |= check
+    np.add(spaces, kind(1), out=check)  # spaces must be the low (leading) bytes
+    check &= spaces
+    bad |= check
+    return bad, spaces
 
 
 def _irq_row(irq: int, rest: str, cpus: tuple[int, ...], ncpus: int) -> IrqRow | None:
@@ -213,8 +389,15 @@ def _irq_row(irq: int, rest: str, cpus: tuple[int, ...], ncpus: int) -> IrqRow |
         values = tuple(map(int, parts[:ncpus]))
     except ValueError:
         return None
-    chip = parts[ncpus]
-    tail = parts[ncpus + 1 :]
+    return _row_from_tail(irq, cpus, values, parts[ncpus:])
+
+
+def _row_from_tail(
+    irq: int, cpus: tuple[int, ...], values: tuple[int, ...], tail: list[str]
+) -> IrqRow:
+    """The row from its counts and what follows them: chip, `hwirq-trigger`, actions."""
+    chip = tail[0]
+    tail = tail[1:]
     hwirq: int | None = None
     trigger: str | None = None
     if tail:

@@ -95,6 +95,10 @@ class StepVerdict:
         return sum(1 for f in self.fields if f.status in judged)
 
 
+def _unexpected_delivery(path: str, observed: Value) -> bool:
+    return path.startswith("delivered.") and path.endswith(".per_cpu") and bool(observed)
+
+
 def _relative_value(observed: Value) -> int | None:
     """The integer a relative symbol binds to: ints, or a message's IRTE index."""
     if isinstance(observed, bool):
@@ -136,8 +140,11 @@ def _compare_one(
             verdicts.append(FieldVerdict(path, shown, o, status))
             continue
         if p is None:
-            # The model reports the vectors a step touches; others are shown, not judged.
-            if o is not None:
+            if _unexpected_delivery(path, o):
+                # The model lists every vector a fire reaches: anything else went astray.
+                verdicts.append(FieldVerdict(path, (), o, FieldStatus.MISMATCH))
+            elif o is not None:
+                # Vectors a step does not touch are shown, not judged.
                 verdicts.append(FieldVerdict(path, None, o, FieldStatus.UNPREDICTED))
             continue
         if path in uncertain:

@@ -56,6 +56,8 @@ def device(
     bdf = machine.client.resolve_device(
         ref.bdf, ref.pci_id or _virtual_pci_id(machine, ref.name), ref.instance or 0
     )
+    if profile.driver is None:
+        pytest.skip(f"profile {profile.name} names no hil.devices driver for {ref.name}")
     attached = machine.client.attach_device(ref.name, bdf, profile.driver)
     machine.attached[ref.name] = attached
     try:

@@ -1,4 +1,9 @@
-"""Allure labels, one allure step per scenario step, and the evidence attached."""
+"""Allure labels, one allure step per scenario step, and the evidence attached.
+
+Scenarios that move interrupts between CPUs (hot-unplug, affinity moves
+with several fires) also get a PNG of per-CPU delivery over the steps,
+predicted against observed: where the two lines part is the finding.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import allure
 
 from hil.model.steps import describe
 from hil.plugin.session import LabMachine
+from hil.report.plot import delivery_plot, wants_delivery_plot
 from hil.scenario.runner import RunResult
 
 
@@ -30,4 +36,6 @@ def report_run(result: RunResult, machine: LabMachine, bundle: Path) -> None:
                     "\n".join(record.observed.notes), "dmesg", allure.attachment_type.TEXT
                 )
     allure.attach(result.table(only_mismatches=False), "step table", allure.attachment_type.TEXT)
+    if wants_delivery_plot(result):
+        allure.attach(delivery_plot(result), "per-CPU delivery", allure.attachment_type.PNG)
     allure.attach.file(str(bundle), "evidence bundle", allure.attachment_type.JSON)

@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 
 from hil.lab.configfile import ConfigError
-from hil.lab.inventory import DeviceRef, Machine
+from hil.lab.inventory import DeviceRef
 from hil.model.steps import Fire, FireStored
-from hil.plugin.session import LabSession, MachineUnavailable
+from hil.plugin.session import MachineUnavailable
 from hil.scenario.loader import Scenario, load_scenario
+from hil.scenario.roles import fill_roles
 from hil.scenario.runner import RunResult, run_on_machine
 
 
@@ -29,30 +30,6 @@ class ScenarioError(Exception):
 def collect_scenario_file(parent: pytest.Collector, path: Path) -> ScenarioFileNode:
     node: ScenarioFileNode = ScenarioFileNode.from_parent(parent, path=path)
     return node
-
-
-def _roles(
-    scenario: Scenario, session: LabSession, machine: Machine
-) -> dict[str, DeviceRef] | None:
-    """Fill each role with a distinct device of the machine, or None if impossible."""
-    chosen: dict[str, DeviceRef] = {}
-    accepted = set(scenario.spec.applies_to.profiles)
-    classes = set(scenario.spec.applies_to.classes)
-    for role, spec in scenario.spec.devices.items():
-        wanted = {spec.profile} if spec.profile else accepted
-        for ref in machine.device_refs():
-            if ref in chosen.values():
-                continue
-            profile = session.profile(ref)
-            if wanted and profile.name not in wanted:
-                continue
-            if classes and profile.device_class not in classes:
-                continue
-            chosen[role] = ref
-            break
-        else:
-            return None
-    return chosen
 
 
 class ScenarioFileNode(pytest.File):
@@ -74,7 +51,7 @@ class ScenarioFileNode(pytest.File):
         machines = {m.name: m for m, _ in selected_pairs(self.config)}
         found = False
         for name, machine in machines.items():
-            roles = _roles(scenario, session, machine)
+            roles = fill_roles(scenario, machine, session.profile)
             if roles is None:
                 continue
             found = True
@@ -141,7 +118,10 @@ class ScenarioItem(pytest.Item):
                         d.pci_id for d in machine_spec.virtual.devices if d.name == ref.name
                     )
                 bdf = lm.client.resolve_device(ref.bdf, pci_id, ref.instance or 0)
-                attached[role] = lm.client.attach_device(role, bdf, profile.driver)
+                driver = self.scenario.spec.devices[role].driver or profile.driver
+                if driver is None:
+                    pytest.skip(f"profile {profile.name} names no hil.devices driver")
+                attached[role] = lm.client.attach_device(role, bdf, driver)
                 lm.attached[role] = attached[role]
                 fires = any(
                     isinstance(s, Fire | FireStored) and s.device == role

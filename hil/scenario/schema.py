@@ -25,7 +25,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from hil.model.kernel import KernelVersion
 
 _CPULIST = re.compile(r"^\s*\d+(\s*-\s*\d+)?(\s*,\s*\d+(\s*-\s*\d+)?)*\s*$")
 
@@ -55,11 +57,22 @@ def parse_cpus(value: Any) -> tuple[int, ...]:
 
 CpuList = Annotated[tuple[int, ...], Field(min_length=1)]
 
+_KERNEL_CLAUSE = re.compile(r"^\s*(>=|<=|>|<|==)\s*\d+(\.\d+)*\s*$")
+
 
 class Requires(_Strict):
     ir: Literal["any", "yes", "no"] = "any"
     kernel: str | None = None
     feature: list[str] = []
+
+    @field_validator("kernel")
+    @classmethod
+    def _kernel_clauses(cls, value: str | None) -> str | None:
+        # Checked here, not when a lab run first compares versions, so the
+        # mistake is reported with its line before anything runs.
+        if value is not None and not all(_KERNEL_CLAUSE.match(c) for c in value.split(",")):
+            raise ValueError(f"{value!r}: write comparisons such as '>=6.5' or '>=6.2,<6.10'")
+        return value
 
 
 class AppliesTo(_Strict):
@@ -86,6 +99,16 @@ class MachineSpec(_Strict):
     )
     calibration: CalibrationSpec = CalibrationSpec()
 
+    @field_validator("kernel")
+    @classmethod
+    def _kernel_release(cls, value: str) -> str:
+        # The model reads its version-dependent rules from this string.
+        try:
+            KernelVersion.parse(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a kernel release such as '6.12.95'") from None
+        return value
+
 
 class CapsSpec(_Strict):
     msi: int = Field(0, ge=0, le=32)
@@ -99,6 +122,8 @@ class CapsSpec(_Strict):
 class DeviceSpec(_Strict):
     profile: str | None = None
     caps: CapsSpec | None = None
+    driver: str | None = None
+    """A hil.devices driver other than the profile's, e.g. `edu-stored` for stored messages."""
 
 
 class EnableStep(_Strict):
@@ -106,6 +131,15 @@ class EnableStep(_Strict):
     index: Literal["msi", "msix", "ims"]
     count: int = Field(ge=1, le=2048)
     unrequested: list[int] = []
+
+    @model_validator(mode="after")
+    def _unrequested_in_block(self) -> EnableStep:
+        outside = [e for e in self.unrequested if not 0 <= e < self.count]
+        if outside:
+            raise ValueError(
+                f"unrequested entries {outside} are outside the block 0..{self.count - 1}"
+            )
+        return self
 
 
 class VectorStep(_Strict):

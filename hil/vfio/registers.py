@@ -12,6 +12,7 @@ All values are little-endian, as PCI is.
 
 from __future__ import annotations
 
+import ctypes
 import mmap
 import os
 from abc import ABC, abstractmethod
@@ -19,7 +20,12 @@ from abc import ABC, abstractmethod
 from hil.vfio.cdefs import ffi
 from hil.vfio.errors import VfioError
 
-_C_TYPES = {1: "uint8_t *", 2: "uint16_t *", 4: "uint32_t *", 8: "uint64_t *"}
+_CTYPES: dict[int, type[ctypes.c_uint8 | ctypes.c_uint16 | ctypes.c_uint32 | ctypes.c_uint64]] = {
+    1: ctypes.c_uint8,
+    2: ctypes.c_uint16,
+    4: ctypes.c_uint32,
+    8: ctypes.c_uint64,
+}
 
 
 class Registers(ABC):
@@ -78,17 +84,28 @@ class MmioRegion(Registers):
         super().__init__(len(mapping))
         self._mapping = mapping
         self._base = ffi.from_buffer(mapping, require_writable=writable)
+        self._address = int(ffi.cast("uintptr_t", self._base))
         self._writable = writable
 
     def _load(self, offset: int, width: int) -> int:
         self._check(offset, width)
-        return int(ffi.cast(_C_TYPES[width], self._base + offset)[0])
+        return int(_CTYPES[width].from_address(self._address + offset).value)
 
     def _store(self, offset: int, width: int, value: int) -> None:
+        # One store of exactly `width` bytes.  A cffi pointer store
+        # (`ffi.cast("uint32_t *", p)[0] = v`) reached the device twice in the
+        # virtual lab: one EICS write fired an igb vector twice, one edu 0x60
+        # write raised two MSIs.  ctypes' setter is a single memcpy of the
+        # type's size, which compiles to one store.
         self._check(offset, width)
         if not self._writable:
             raise VfioError("mmio write", 0, "region is mapped read-only")
-        ffi.cast(_C_TYPES[width], self._base + offset)[0] = value
+        _CTYPES[width].from_address(self._address + offset).value = value
+
+    def address(self, offset: int) -> int:
+        """Virtual address of `offset`: for stores no accessor can make (MOVDIR64B)."""
+        self._check(offset, 1)
+        return self._address + offset
 
     def write_bytes(self, offset: int, data: bytes) -> None:
         """Copy a block (memcpy widths): for buffers, not for registers with side effects."""
