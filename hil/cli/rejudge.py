@@ -54,7 +54,11 @@ def rejudge_bundles(bundles: tuple[Path, ...], as_json: bool) -> None:
 
 
 def print_run(result: RunResult) -> None:
-    """One row per step, then every mismatching field with both values."""
+    """One row per step, then every mismatching field with both values.
+
+    `hil scenario run` prints its run the same way, so a live run and its
+    rejudged bundle read alike.
+    """
     table = Table(title=f"{result.scenario} on {result.machine}")
     for name in ("step", "action", "verdict", "judged", "branch"):
         table.add_column(name)

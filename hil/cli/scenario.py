@@ -136,6 +136,7 @@ def run_scenario(
             lm.calibrate(),
             {role: caps_of(a) for role, a in attached.items()},
             lm.client.run_step,
+            quirks=lm.quirks,
         )
     except (AgentError, TransportError) as exc:
         raise CommandError(f"{machine_name}: {exc}") from None

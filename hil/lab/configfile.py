@@ -121,5 +121,7 @@ def pydantic_issues(loaded: LoadedYaml, exc: Any, prefix: Sequence[str | int] = 
             msg = "unknown field; remove it or check its spelling"
         elif err["type"] == "missing":
             msg = "required field is missing"
+        elif err["type"] == "value_error":
+            msg = msg.removeprefix("Value error, ")
         issues.append(loaded.issue(loc, msg))
     return ConfigError(issues)

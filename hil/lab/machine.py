@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import errno
 import os
+import select
 import subprocess
+import time
 import uuid
 from contextlib import ExitStack
 from pathlib import Path
@@ -60,6 +62,7 @@ class MachineOps:
             "run_step",
             "restore",
             "dmesg_since_mark",
+            "bench_raw_fire",
         }
     )
 
@@ -262,6 +265,26 @@ class MachineOps:
             number, S.describe(decoded), self.devices.values(), before, errno_name, granted,
             fired=fired,
         )  # fmt: skip
+
+    def bench_raw_fire(self, device: str, entry: int, count: int) -> dict[str, Any]:
+        """Fire a requested vector `count` times, each time waiting for and reading its
+        eventfd, with no observation: the bare pace `benchmarks/` compares steps with."""
+        dev = self._device(device)
+        fd = dev.eventfds.get(entry)
+        if fd is None:
+            raise OperationError(f"{device}[{entry}] has no eventfd: enable and request it first")
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        fired = received = 0
+        start = time.perf_counter()
+        while fired < count:
+            dev.driver.fire(entry)
+            fired += 1
+            if not poller.poll(int(FIRE_DEADLINE_S * 1000)):
+                break
+            received += int.from_bytes(os.read(fd, 8), "little")
+            dev.driver.acknowledge(entry)
+        return {"seconds": time.perf_counter() - start, "fired": fired, "received": received}
 
     def _enable(self, step: S.Enable) -> int | None:
         dev = self._device(step.device)

@@ -103,6 +103,9 @@ class Observer:
         return sum(row.total for row in rows if row is not None)
 
     def snapshot(self, devices: Iterable[OpenedDevice]) -> Snapshot:
+        # Events logged since the last step (a native driver giving up its
+        # irqs when a device was bound to vfio-pci) belong to no step.
+        self._drain_trace(set())
         snap = Snapshot(spurious=self._spurious_total())
         for dev in devices:
             for fd in dev.eventfds.values():

@@ -172,28 +172,47 @@ class ProcInterrupts:
         every other irq, which dominates on machines with hundreds of CPUs.
         """
         wanted = None if irqs is None else frozenset(irqs)
-        if any(brk in text for brk in _OTHER_LINE_BREAKS):
-            # The rows are found by "\n" alone; keep str.splitlines' idea of a line.
-            text = "\n".join(text.splitlines())
-        header_end = text.find("\n")
-        header = text if header_end < 0 else text[:header_end]
-        cpu_tokens = header.split()
-        if not cpu_tokens or not all(t.startswith("CPU") and t[3:].isdigit() for t in cpu_tokens):
-            warning = f"no CPU header line, got {header[:80]!r}"
-            return InterruptTable(cpus=(), irqs={}, summaries={}, warnings=(warning,))
-        reader = _LineReader(tuple(int(t[3:]) for t in cpu_tokens), wanted)
-        if header_end >= 0:
-            _read_rows(text, header_end + 1, reader)
-        return InterruptTable(
-            cpus=reader.cpus,
-            irqs=reader.rows,
-            summaries=reader.summaries,
-            warnings=tuple(reader.warnings),
-        )
+        if wanted is not None and _OTHER_LINE_BREAK.search(text):
+            # Rows skipped unread are not searched below: search the whole text.
+            text = _newlines_only(text)
+        try:
+            return _parse(text, wanted)
+        except _OtherLineBreak:
+            return _parse(_newlines_only(text), wanted)
 
 
-# Line boundaries of str.splitlines other than "\n".
-_OTHER_LINE_BREAKS = ("\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
+_OTHER_LINE_BREAK = re.compile("[\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+"""Line boundaries of str.splitlines other than "\\n"."""
+
+
+class _OtherLineBreak(Exception):
+    """Raised where a line holds another line boundary than "\\n"."""
+
+
+def _newlines_only(text: str) -> str:
+    """Rows are found by "\\n" alone; this keeps str.splitlines' idea of a line."""
+    return "\n".join(text.splitlines())
+
+
+def _parse(text: str, wanted: frozenset[int] | None) -> InterruptTable:
+    header_end = text.find("\n")
+    header = text if header_end < 0 else text[:header_end]
+    if _OTHER_LINE_BREAK.search(header):
+        raise _OtherLineBreak
+    cpu_tokens = header.split()
+    if not cpu_tokens or not all(t.startswith("CPU") and t[3:].isdigit() for t in cpu_tokens):
+        warning = f"no CPU header line, got {header[:80]!r}"
+        return InterruptTable(cpus=(), irqs={}, summaries={}, warnings=(warning,))
+    reader = _LineReader(tuple(int(t[3:]) for t in cpu_tokens), wanted)
+    if header_end >= 0:
+        _read_rows(text, header_end + 1, reader)
+    return InterruptTable(
+        cpus=reader.cpus,
+        irqs=reader.rows,
+        summaries=reader.summaries,
+        warnings=tuple(reader.warnings),
+    )
+
 
 COUNT_FIELD_WIDTH = 11
 """show_interrupts prints each online CPU's count as `%10u ` (6.1) or ` %10u` (6.12+):
@@ -243,7 +262,10 @@ def _read_rows(text: str, pos: int, reader: _LineReader) -> None:
     converted by array operations (`_fixed_width_counts`); a row that does
     not fit that layout, and every other line, is read by
     `_LineReader.read_line`.  Rows are stored in file order either way.
+    A line is searched for other line boundaries only outside the counts a
+    bulk conversion accepts (they hold nothing but spaces and digits).
     """
+    other_break = _OTHER_LINE_BREAK.search
     ncpus = len(reader.cpus)
     width = COUNT_FIELD_WIDTH * ncpus
     wanted = reader.wanted
@@ -269,6 +291,10 @@ def _read_rows(text: str, pos: int, reader: _LineReader) -> None:
                 counts = colon + 1
                 if not (counts + width < end and text[counts + width].isspace()):
                     irq = -1
+                elif other_break(text, pos, counts) or other_break(text, counts + width, end):
+                    raise _OtherLineBreak
+        if irq < 0 and other_break(text, pos, end):
+            raise _OtherLineBreak
         lines.append((lineno, pos, end, irq, counts))
         pos = end + 1
     values = _fixed_width_rows(text, [counts for _, _, _, irq, counts in lines if irq >= 0], ncpus)
@@ -280,13 +306,15 @@ def _read_rows(text: str, pos: int, reader: _LineReader) -> None:
             if tail and row_values is not None:
                 reader.rows[irq] = _row_from_tail(irq, reader.cpus, row_values, tail)
                 continue
+            if other_break(text, start, end):
+                raise _OtherLineBreak
         reader.read_line(lineno, text[start:end])
 
 
 _FIELDS_PER_CHUNK = 1 << 15
 """Rows are converted in chunks of about this many counts: the working arrays
-then stay in the CPU cache and are reused by the allocator, where arrays of a
-whole 512-CPU file would cost a page fault every 4 KiB, several times over."""
+then stay in the CPU cache and are reused from chunk to chunk, where arrays
+of a whole 512-CPU file would cost a page fault every 4 KiB, several times over."""
 
 
 def _fixed_width_rows(text: str, starts: list[int], ncpus: int) -> list[tuple[int, ...] | None]:
@@ -300,17 +328,29 @@ def _fixed_width_rows(text: str, starts: list[int], ncpus: int) -> list[tuple[in
     unpack = struct.Struct(f"<{ncpus}Q").unpack_from
     row_bytes = 8 * ncpus
     per_chunk = max(1, _FIELDS_PER_CHUNK // ncpus)
+    scratch = _Scratch(min(per_chunk, len(starts)) * ncpus)
     out: list[tuple[int, ...] | None] = []
     for first in range(0, len(starts), per_chunk):
         chunk = starts[first : first + per_chunk]
-        values, fits = _fixed_width_counts(b"".join([data[s : s + width] for s in chunk]), ncpus)
+        blocks = b"".join([data[s : s + width] for s in chunk])
+        values, fits = _fixed_width_counts(blocks, ncpus, scratch)
         out.extend(
             unpack(values.data, i * row_bytes) if fit else None for i, fit in enumerate(fits)
         )
     return out
 
 
-def _fixed_width_counts(blocks: bytes, ncpus: int) -> tuple[np.ndarray, list[bool]]:
+class _Scratch:
+    """Work arrays of one chunk's size, reused by every chunk of a parse."""
+
+    def __init__(self, nfields: int) -> None:
+        self.wide = [np.empty(nfields, np.uint64) for _ in range(3)]
+        self.narrow = [np.empty(nfields, np.uint32) for _ in range(3)]
+
+
+def _fixed_width_counts(
+    blocks: bytes, ncpus: int, scratch: _Scratch
+) -> tuple[np.ndarray, list[bool]]:
     """The counts of rows of `ncpus` 11-byte fields each, and whether each row fits.
 
     A row fits when every field is a space and a right-aligned run of 1-10
@@ -322,8 +362,10 @@ def _fixed_width_counts(blocks: bytes, ncpus: int) -> tuple[np.ndarray, list[boo
     nfields = len(blocks) // COUNT_FIELD_WIDTH
     low = np.ndarray((nfields,), "<u8", blocks, 3, (COUNT_FIELD_WIDTH,)).copy()
     high = np.ndarray((nfields,), "<u4", blocks, 0, (COUNT_FIELD_WIDTH,)).copy()
-    low_bad, low_spaces = _digit_bytes(low, 0x0101010101010101)
-    high_bad, high_spaces = _digit_bytes(high, 0x01010101)
+    low_bad, low_spaces, wide = (a[:nfields] for a in scratch.wide)
+    high_bad, high_spaces, narrow = (a[:nfields] for a in scratch.narrow)
+    _digit_bytes(low, 0x0101010101010101, low_bad, low_spaces, wide)
+    _digit_bytes(high, 0x01010101, high_bad, high_spaces, narrow)
     low_spaces >>= np.uint64(56)  # the last byte of a field must be a digit
     low_bad |= low_spaces
     high_spaces &= np.uint32(0xFF)  # byte 0 is the separator: a space
@@ -342,22 +384,23 @@ def _fixed_width_counts(blocks: bytes, ncpus: int) -> tuple[np.ndarray, list[boo
     low &= np.uint64(0x0000FFFF0000FFFF)
     low *= np.uint64(10000 << 32 | 1)
     low >>= np.uint64(32)
-    # The two leading digits are bytes 1 and 2 of `high`.
-    leading = high >> np.uint32(16)
-    leading &= np.uint32(0xFF)
-    high >>= np.uint32(8)
+    # The two leading digits are bytes 1 and 2 of `high` (byte 0, the space, is 0).
+    high *= np.uint32(10 << 8 | 1)
+    high >>= np.uint32(16)
     high &= np.uint32(0xFF)
-    high *= np.uint32(10)
-    leading += high
-    low += leading.astype(np.uint64) * np.uint64(100_000_000)
+    np.multiply(high, np.uint64(100_000_000), out=wide)
+    low += wide
     return low, fits
 
 
-def _digit_bytes(words: np.ndarray, ones: int) -> tuple[np.ndarray, np.ndarray]:
+def _digit_bytes(
+    words: np.ndarray, ones: int, bad: np.ndarray, spaces: np.ndarray, check: np.ndarray
+) -> None:
     """Check that every byte of `words` is a space or a digit, spaces first.
 
-    Turns `words` into the digit values in place (0 for a space) and returns
-    (nonzero where a word breaks the rule, 0xFF in each byte that is a space).
+    Turns `words` into the digit values in place (0 for a space), and fills
+    `bad` (nonzero where a word breaks the rule) and `spaces` (0xFF in each
+    byte that is a space); `check` is scratch.
     """
     kind = words.dtype.type
 
@@ -365,11 +408,11 @@ def _digit_bytes(words: np.ndarray, ones: int) -> tuple[np.ndarray, np.ndarray]:
         return kind(value * ones)
 
     words ^= each_byte(0x30)  # "0".."9" -> 0..9, " " -> 0x10
-    bad = words & each_byte(0xE0)  # anything outside 0x20..0x3f
-    spaces = words >> kind(4)
+    np.bitwise_and(words, each_byte(0xE0), out=bad)  # anything outside 0x20..0x3f
+    np.right_shift(words, kind(4), out=spaces)
     spaces &= each_byte(0x01)
     words &= each_byte(0x0F)
-    check = words + each_byte(0x06)  # bit 4 set where a digit would be above 9
+    np.add(words, each_byte(0x06), out=check)  # bit 4 set where a digit would be above 9
     check &= each_byte(0x10)
     bad |= check
     spaces *= kind(0xFF)
@@ -378,7 +421,6 @@ def _digit_bytes(words: np.ndarray, ones: int) -> tuple[np.ndarray, np.ndarray]:
     np.add(spaces, kind(1), out=check)  # spaces must be the low (leading) bytes
     check &= spaces
     bad |= check
-    return bad, spaces
 
 
 def _irq_row(irq: int, rest: str, cpus: tuple[int, ...], ncpus: int) -> IrqRow | None:

@@ -2,10 +2,11 @@
 
 A calibration is the machine's state at the start of a scenario: CPUs and
 their APIC IDs, which vectors are already taken on each CPU, the irqs that
-already exist (they move on CPU unplug and count toward availability), and
-the next free IRTE and irq number when they could be seen.  Whatever could
-not be observed stays None and the model widens its prediction accordingly
-(uncertain vector numbers, relative IRTE and irq numbers) instead of guessing.
+already exist (they move on CPU unplug and count toward availability), the
+next free IRTE, and the irq numbers in use when they could be seen.  Whatever
+could not be observed stays None and the model widens its prediction
+accordingly (uncertain vector numbers, relative IRTE and irq numbers) instead
+of guessing.
 
 It is frozen and hashable by `digest()`, so a report can name exactly which
 machine state a prediction was made from.
@@ -66,7 +67,10 @@ class Calibration:
     managed_reserved: Mapping[int, int] = field(default_factory=dict)
     existing_irqs: tuple[ExistingIrq, ...] = ()
     irte_next: int | None = None
+    """Lowest free IRTE index; indices above it are taken to be free (no earlier frees)."""
     irq_next: int | None = None
+    """Lowest free dynamic irq number, all above it taken to be free; `used_irqs` with
+    `dynirq_base` supersede it (they also see the holes earlier frees left)."""
     device_nodes: Mapping[str, int] = field(default_factory=dict)
     """NUMA node per device BDF (absent or -1: NUMA_NO_NODE)."""
     caching_mode: bool = False
@@ -75,6 +79,13 @@ class Calibration:
     """ecap MHMV: log2 of the largest IRTE block alloc_irte accepts (QEMU: 15)."""
     reserved_vectors: tuple[int, ...] = ()
     """Extra system vectors beyond the kernel defaults (e.g. a platform without a PIC)."""
+    used_irqs: tuple[int, ...] | None = None
+    """Every allocated irq number (/sys/kernel/irq/N), when seen."""
+    dynirq_base: int | None = None
+    """arch_dynirq_lower_bound: the IO-APIC GSI count (24 on QEMU q35); 0 without IO-APIC."""
+    hidden_vectors: int = 0
+    """Vectors held by irqs the calibration cannot see (no /proc/irq/N: allocated,
+    never requested, not maskable, e.g. xhci's spare MSI vectors); CPUs unknown."""
 
     def __post_init__(self) -> None:
         known = {c.cpu for c in self.cpus}
@@ -84,6 +95,11 @@ class Calibration:
             unknown = set(table) - known
             if unknown:
                 raise ValueError(f"calibration names unknown CPUs {sorted(unknown)}")
+        if self.hidden_vectors < 0:
+            raise ValueError("hidden_vectors cannot be negative")
+        if self.used_irqs is not None:
+            # A set in truth; sorted so equal machines compare and digest equal.
+            object.__setattr__(self, "used_irqs", tuple(sorted(set(self.used_irqs))))
 
     @property
     def exact_vectors(self) -> bool:
@@ -137,12 +153,17 @@ class Calibration:
             "caching_mode": self.caching_mode,
             "irte_max_handle_mask": self.irte_max_handle_mask,
             "reserved_vectors": list(self.reserved_vectors),
+            "used_irqs": None if self.used_irqs is None else list(self.used_irqs),
+            "dynirq_base": self.dynirq_base,
+            "hidden_vectors": self.hidden_vectors,
         }
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Calibration:
         vectors = raw.get("vectors")
         allocated = raw.get("allocated")
+        used_irqs = raw.get("used_irqs")
+        dynirq_base = raw.get("dynirq_base")
         return cls(
             kernel=str(raw["kernel"]),
             ir=IrType(raw["ir"]),
@@ -180,6 +201,9 @@ class Calibration:
             caching_mode=bool(raw.get("caching_mode", False)),
             irte_max_handle_mask=int(raw.get("irte_max_handle_mask", 15)),
             reserved_vectors=tuple(int(x) for x in raw.get("reserved_vectors", ())),
+            used_irqs=None if used_irqs is None else tuple(int(x) for x in used_irqs),
+            dynirq_base=None if dynirq_base is None else int(dynirq_base),
+            hidden_vectors=int(raw.get("hidden_vectors", 0)),
         )
 
     def canonical_json(self) -> str:

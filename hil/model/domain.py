@@ -387,7 +387,9 @@ def cpu_down(m: MachineState, cpu: int) -> str | None:
         m.rule("unplug-refused")
         return "ENOSPC"
     m.set_online(cpu, False)
-    for irq in sorted(m.irqs, key=irq_order):
+    # Only these irqs can have anything to do; moving one never changes another.
+    touched = [i for i in m.irqs if i.prev is not None or i.pending is not None or i.cfg_cpu == cpu]
+    for irq in sorted(touched, key=irq_order):
         migrate_one_irq(m, irq, cpu)
     m.rule("hotplug-migrate")
     return None
@@ -398,8 +400,8 @@ def cpu_up(m: MachineState, cpu: int) -> None:
     irqs shut down by the unplug restart (irq_restore_affinity_of_irq); nothing
     else moves back."""
     m.set_online(cpu, True)
-    for irq in sorted(m.irqs, key=irq_order):
-        if irq.managed_shutdown and irq.affinity is not None and cpu in irq.affinity:
+    for irq in sorted((i for i in m.irqs if i.managed_shutdown), key=irq_order):
+        if irq.affinity is not None and cpu in irq.affinity:
             irq.managed_shutdown = False
             if _assign_managed(m, irq, irq.affinity) is None:
                 irq.activated = irq.started = True

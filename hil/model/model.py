@@ -13,9 +13,10 @@ whichever one the machine took.
 from __future__ import annotations
 
 import copy
-from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
 
 from hil.model import domain
 from hil.model.calibration import Calibration
@@ -69,7 +70,8 @@ class _Result:
     views: list[VectorState] = field(default_factory=list)
     gone: list[VectorState] = field(default_factory=list)
     """Vectors freed by this step, reported as allocated=False."""
-    deliveries: dict[tuple[str, int], Counter[int]] = field(default_factory=dict)
+    deliveries: dict[tuple[str, int], dict[int, int]] = field(default_factory=dict)
+    """Interrupts per CPU of each vector that received any."""
     watched: list[tuple[str, int]] = field(default_factory=list)
     lost: int | None = None
     spurious: int | None = None
@@ -181,7 +183,7 @@ def _run(
 ) -> tuple[StepOutcome, set[str], dict[str, Relative], tuple[str, ...]]:
     m.notes = []
     m.rules_used = []
-    m.trace = [] if isinstance(step, Enable | Request) else None
+    m.trace = [] if isinstance(step, _TRACED_STEPS) else None
     result = _Handlers(m).handle(step)
     uncertain = set(result.uncertain)
     relative: dict[str, Relative] = {}
@@ -189,19 +191,21 @@ def _run(
     views += [_gone_view(vs) for vs in result.gone]
     deliveries = []
     for key in result.watched:
-        counts = result.deliveries.get(key, Counter())
-        dev = m.devices[key[0]]
-        vs = dev.vectors.get(key[1])
-        eventfd = sum(counts.values()) if vs is not None and vs.requested else None
-        deliveries.append(
-            Delivery(key[0], key[1], tuple(sorted((c, n) for c, n in counts.items())), eventfd)
-        )
+        counts = result.deliveries.get(key)
+        vs = m.devices[key[0]].vectors.get(key[1])
+        if counts is None:
+            per_cpu: tuple[tuple[int, int], ...] = ()
+            eventfd = 0 if vs is not None and vs.requested else None
+        else:
+            per_cpu = tuple(sorted(counts.items()))
+            eventfd = sum(counts.values()) if vs is not None and vs.requested else None
+        deliveries.append(Delivery(key[0], key[1], per_cpu, eventfd))
     trace = None
     if m.trace is not None:
         trace = compact_trace(m.trace)
     outcome = StepOutcome(
         step=number,
-        action=describe(step),
+        action=_describe(step),
         errno=result.errno,
         granted=result.granted,
         vectors=tuple(views),
@@ -215,9 +219,24 @@ def _run(
     return outcome, uncertain, relative, tuple(m.rules_used)
 
 
+_TRACED_STEPS = (Enable, Request)
+
+
+@lru_cache(maxsize=4096)
+def _describe(step: Step) -> str:
+    """`describe`, once per distinct step: scenarios repeat the same steps."""
+    return describe(step)
+
+
 def _affinity_tuple(m: MachineState, mask: frozenset[int] | None) -> tuple[int, ...]:
     if mask is None or mask == m.all_cpus:
         return m.all_cpus_tuple
+    return _sorted_cpus(mask)
+
+
+@lru_cache(maxsize=4096)
+def _sorted_cpus(mask: frozenset[int]) -> tuple[int, ...]:
+    """Masks repeat from step to step (every view shows two); sort each once."""
     return tuple(sorted(mask))
 
 
@@ -225,7 +244,7 @@ def _view(
     m: MachineState, vs: VectorState, uncertain: set[str], relative: dict[str, Relative]
 ) -> VectorView:
     irq = vs.irq
-    key = f"{vs.device}.{vs.index.value}[{vs.entry}]"
+    key = vs.key
     number: int | None = irq.number
     if not irq.exact_number:
         relative[f"{key}.irq"] = Relative("irq", irq.number)
@@ -286,27 +305,9 @@ class _Handlers:
         self.r = _Result()
 
     def handle(self, step: Step) -> _Result:
-        match step:
-            case Enable():
-                self.enable(step)
-            case Request():
-                self.request_step(step)
-            case Release():
-                self.release_step(step)
-            case Affinity():
-                self.affinity(step)
-            case Fire():
-                self.fire(step)
-            case Store():
-                self.store(step)
-            case FireStored():
-                self.fire_stored(step)
-            case CpuOffline():
-                self.cpu_offline(step)
-            case CpuOnline():
-                self.cpu_online(step)
-            case Disable():
-                self.disable(step)
+        handler = _HANDLERS.get(type(step))
+        if handler is not None:
+            handler(self, step)
         return self.r
 
     # -- helpers ----------------------------------------------------------------
@@ -514,7 +515,9 @@ class _Handlers:
         if landing.kind is LandingKind.DELIVERED and irq is not None:
             if irq.device is not None and irq.entry is not None:
                 key = (irq.device, irq.entry)
-                r.deliveries.setdefault(key, Counter())[landing.cpu or 0] += 1
+                counts = r.deliveries.setdefault(key, {})
+                cpu = landing.cpu or 0
+                counts[cpu] = counts.get(cpu, 0) + 1
                 if key not in r.watched:
                     r.watched.append(key)
             if irq.device != sender:
@@ -814,5 +817,19 @@ class _Handlers:
             out.extend(dev.vectors[e] for e in sorted(dev.vectors))
         return out
 
+
+_HANDLERS: dict[type, Callable[[_Handlers, Any], None]] = {
+    Enable: _Handlers.enable,
+    Request: _Handlers.request_step,
+    Release: _Handlers.release_step,
+    Affinity: _Handlers.affinity,
+    Fire: _Handlers.fire,
+    Store: _Handlers.store,
+    FireStored: _Handlers.fire_stored,
+    CpuOffline: _Handlers.cpu_offline,
+    CpuOnline: _Handlers.cpu_online,
+    Disable: _Handlers.disable,
+}
+"""The handler of each step class (steps are final dataclasses: no subclasses)."""
 
 __all__ = ["DeviceCaps", "InterruptModel", "ModelFaults"]

@@ -1,34 +1,45 @@
-"""Linux irq numbers: the lowest free contiguous range (irq_domain_alloc_descs, hint 1).
+"""Linux irq numbers: the lowest free contiguous range from the dynamic base.
 
-When the calibration saw the next free number the model predicts absolute
-numbers; otherwise it works in offsets from an unknown base (symbol "irq")
-so consecutive numbers are still judged strictly.
+Every MSI/MSI-X allocation reaches `irq_domain_alloc_descs` through
+`irq_domain_alloc_irqs_locked`, which passes hwirq 0, so the hint is 1; x86's
+`arch_dynirq_lower_bound` then replaces it by `ioapic_dynirq_base` (the
+IO-APIC GSI count, 24 on QEMU q35) whenever that is nonzero.  So a number is
+the lowest free range of `cnt` at or above that base, holes left by earlier
+frees included: only a calibration that saw every allocated number (and the
+base) can predict it.  Without one the model still needs distinct numbers
+(traces, ordering); it then hands out offsets from an unknown base, which
+`model.py` reports as one relative symbol per allocation.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class IrqNumbers:
-    def __init__(self, base: int | None) -> None:
-        self.base = base
-        self._used: set[int] = set()
-        self._low = 0
+    def __init__(self, start: int | None, used: Iterable[int] = ()) -> None:
+        """`start`: the lowest number a dynamic allocation may take, None when unknown
+        (numbers are then offsets); `used`: numbers already taken at or above it."""
+        self.start = start
+        self._used = set(used)
+        self._low = start or 0
+        """No number from `start` up to this one is free (keeps sequential use O(1))."""
 
     @property
     def exact(self) -> bool:
-        return self.base is not None
+        return self.start is not None
 
     def alloc(self, count: int = 1) -> int:
-        """First number of a free range of `count`: absolute if exact, else an offset."""
-        while self._low in self._used:
+        """__irq_alloc_descs: first number of the lowest free range of `count`."""
+        used = self._used
+        while self._low in used:
             self._low += 1
-        start = self._low
-        while any(n in self._used for n in range(start, start + count)):
-            start += 1
-        self._used.update(range(start, start + count))
-        return start + (self.base or 0)
+        first = self._low
+        while any(n in used for n in range(first, first + count)):
+            first += 1
+        used.update(range(first, first + count))
+        return first
 
     def free(self, number: int) -> None:
-        offset = number - (self.base or 0)
-        self._used.discard(offset)
-        self._low = min(self._low, offset)
+        self._used.discard(number)
+        self._low = max(min(self._low, number), self.start or 0)

@@ -6,11 +6,12 @@ A prediction is a `StepOutcome` plus two annotations:
   number when calibration only gave per-CPU counts).  They are shown in
   reports but never judged, and they lower the "exact share" figure.
 * `relative`: field paths whose absolute value depends on state the model
-  cannot observe (the first free IRTE index, the next Linux irq number) but
-  whose *relation* to other fields is certain.  Each names a symbol and an
+  cannot observe (which IRTE indices and irq numbers are free) but whose
+  *relation* to other fields is certain.  Each names a symbol and an
   offset; the comparator binds the symbol at its first observation and
-  holds every later use to it, so consecutive IRTE handles and constancy
-  across affinity moves are still judged strictly.
+  holds every later use to it.  One symbol stands for one allocation (an
+  IRTE block, an irq range), so the entries of a multi-MSI block and the
+  constancy of a message across affinity moves are still judged strictly.
 
 `alternatives` lists other outcomes the kernel may produce where timing
 decides (a second affinity write inside the cleanup window); the observed
@@ -32,6 +33,8 @@ class Relative:
 
     symbol: str
     offset: int
+    align: int = 1
+    """The binding must be a multiple of this (an IRTE block's base is aligned)."""
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,10 @@ With IR the device message names an IRTE, not a CPU: the message is made
 once at allocation and never changes, while affinity moves rewrite only the
 IRTE.  That is the whole of the seed's argument, so the index a message
 carries must be predicted exactly or, when the first free index could not
-be seen, relative to it (symbol "irte").
+be seen, at least held constant.  Without that index each block gets its
+own symbol: alloc_irte takes the lowest free aligned block, so after earlier
+frees consecutive vectors can land in holes far apart (seen on 6.12: igb
+entries 0..8 on IRTEs 0x27..0x2f, entry 9 on 0x39).
 """
 
 from __future__ import annotations
@@ -32,19 +35,19 @@ class IrteError(Exception):
 
 @dataclass(frozen=True)
 class IrteRef:
-    """Where one vector's IRTE is: `base + offset`, base exact or a symbol.
+    """Where one vector's IRTE is: its block's base, exact or a symbol, + subhandle.
 
-    `index` is the absolute IRTE index when known.  Otherwise `symbol` names
-    the unknown base and `offset` the distance from it; a symbol of None with
-    no index means the model cannot place it at all (uncertain).
+    `index` is the absolute index of the block's base when known.  Otherwise
+    `symbol` names the block's unknown base.
     """
 
     index: int | None
     symbol: str | None = None
-    """Unknown-base symbol when `index` is None; else the table's name (AMD)."""
-    offset: int = 0
+    """The block's symbol when `index` is None; else the table's name (AMD)."""
     subhandle: int = 0
     """Position inside a multi-MSI block (the device ORs it into the data)."""
+    align: int = 1
+    """The block's size, a power of two its base is aligned to."""
 
     @property
     def entry(self) -> int | None:
@@ -60,10 +63,8 @@ class IrteTable:
     """alloc_irte: aligned power-of-two blocks, lowest first (bitmap_find_free_region).
 
     With `base` known, every index below it is taken and everything from it on
-    is free.  With `base` None the table works in offsets from the unknown
-    first free index; a multi-entry block then cannot be aligned, so it gets
-    its own symbol and later single entries become uncertain (they may fill
-    the alignment gap or not).
+    is free (the calibration saw no holes, so the model predicts none).  With
+    `base` None each block is a symbol of its own, named by the caller.
     """
 
     def __init__(
@@ -81,25 +82,27 @@ class IrteTable:
         self._used: set[int] = set()
         self._low = 0
         """No index below this is free (keeps sequential allocation O(1))."""
-        self._gap_unknown = False
-        self._blocks = 0
-        self.symbol = "irte"
+        self._allocations = 0
+        self._freed: dict[str, int] = {}
+        """Symbol of each freed block -> allocations made before it was freed."""
 
-    def alloc(self, count: int) -> list[IrteRef]:
-        """One block for `count` vectors; one IrteRef per vector (subhandles 0..count-1)."""
+    def alloc(self, count: int, symbol: str) -> list[IrteRef]:
+        """One block for `count` vectors; one IrteRef per vector (subhandles 0..count-1).
+        `symbol` names the block when the base is unknown."""
         if count < 1:
             raise ValueError("count must be positive")
         size = 1 << (count - 1).bit_length()
         mask = size.bit_length() - 1
         if mask > self.max_handle_mask:
             raise IrteError("ENOMEM", f"mask {mask} exceeds the max invalidation handle mask value")
+        self._allocations += 1
         if self.base is None:
-            return self._alloc_relative(count, size)
+            return [IrteRef(None, symbol, subhandle=i, align=size) for i in range(count)]
         start = self._find_region(size, self.base)
         if start is None:
             raise IrteError("ENOMEM", "can't allocate an IRTE")
         self._used.update(range(start, start + size))
-        return [IrteRef(start, self.name, subhandle=i) for i in range(count)]
+        return [IrteRef(start, self.name, subhandle=i, align=size) for i in range(count)]
 
     def _find_region(self, size: int, first: int) -> int | None:
         while self._low in self._used:
@@ -112,36 +115,27 @@ class IrteTable:
             start = _align_up(max(clash) + 1, size)
         return None
 
-    def _alloc_relative(self, count: int, size: int) -> list[IrteRef]:
-        if size == 1 and not self._gap_unknown:
-            offset = self._find_region(1, 0)
-            assert offset is not None
-            self._used.add(offset)
-            return [IrteRef(None, self.symbol, offset)]
-        if size > 1:
-            self._blocks += 1
-            self._gap_unknown = True
-            symbol = f"{self.symbol}.block{self._blocks}"
-            return [IrteRef(None, symbol, 0, subhandle=i) for i in range(count)]
-        return [IrteRef(None)]
-
-    def free(self, ref: IrteRef, count: int = 1) -> None:
-        """Free a block given its first ref and the block's vector count."""
-        if ref.index is None and ref.symbol != self.symbol:
+    def free(self, ref: IrteRef) -> None:
+        """Free the block `ref` (any vector's ref of it) belongs to."""
+        if ref.index is None:
+            if ref.symbol is not None:
+                self._freed[ref.symbol] = self._allocations
             return
-        if ref.index is not None and ref.symbol != self.name:
+        if ref.symbol != self.name:
             raise ValueError(f"IRTE {ref} is not from table {self.name}")
-        start = ref.index if ref.index is not None else ref.offset
-        size = 1 << (count - 1).bit_length()
-        self._used.difference_update(range(start, start + size))
-        self._low = min(self._low, start)
+        self._used.difference_update(range(ref.index, ref.index + ref.align))
+        self._low = min(self._low, ref.index)
+
+    def may_be_reused(self, symbol: str) -> bool:
+        """A freed block of unknown index may now belong to any block allocated since."""
+        freed_at = self._freed.get(symbol)
+        return freed_at is not None and self._allocations > freed_at
 
 
 def intel_message(ref: IrteRef) -> MsiMessage | None:
-    """fill_msi_msg: remappable format, handle in the address, data = subhandle."""
-    index = ref.index if ref.index is not None else ref.offset
-    if ref.index is None and ref.symbol is None:
-        return None
+    """fill_msi_msg: remappable format, handle in the address, data = subhandle.
+    With the index unknown the handle is 0: the view reports it as relative."""
+    index = ref.index if ref.index is not None else 0
     address = (
         MSI_ADDRESS_BASE | (index & 0x7FFF) << 5 | _IR_FORMAT | _IR_SHV | ((index >> 15) & 1) << 2
     )

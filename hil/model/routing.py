@@ -33,7 +33,7 @@ class LandingKind(StrEnum):
     OFFLINE = "offline"
     """The destination CPU is offline."""
     UNKNOWN = "unknown"
-    """The model cannot place the message (IRTE index unknown)."""
+    """The model cannot place the message (its freed IRTE of unknown index may be reused)."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def irte_key(ref: IrteRef) -> tuple[str | None, int] | None:
     if ref.index is not None:
         return (ref.symbol, ref.index + ref.subhandle)
     if ref.symbol is not None:
-        return (ref.symbol, ref.offset + ref.subhandle)
+        return (ref.symbol, ref.subhandle)
     return None
 
 
@@ -77,6 +77,9 @@ def land(m: MachineState, message: MsiMessage | None, irte: IrteRef | None) -> L
         if key is None:
             return Landing(LandingKind.UNKNOWN)
         owner = m.irte_owner.get(key)
+        if owner is None and irte is not None and irte.index is None and irte.symbol:
+            if m.intel_irte.may_be_reused(irte.symbol):
+                return Landing(LandingKind.UNKNOWN)
         if owner is None or not owner.ir_present:
             return Landing(LandingKind.DMAR_FAULT)
         if owner.cfg_cpu is None or owner.cfg_vector is None:

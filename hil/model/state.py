@@ -26,8 +26,12 @@ class IrqState:
     """One Linux irq: irq_desc plus the vector domain's apic_chip_data."""
 
     number: int
-    """Absolute irq number, or the offset from symbol "irq" when not exact."""
+    """Absolute irq number, or a stand-in (distinct, ordered) when not exact."""
     exact_number: bool
+    symbol: str | None = None
+    """Not exact: the symbol of the allocation (one desc range) this irq came from..."""
+    symbol_offset: int = 0
+    """...and its place in that range (the entry of a multi-MSI block)."""
     device: str | None = None
     entry: int | None = None
     managed: bool = False
@@ -62,6 +66,9 @@ class IrqState:
     managed_shutdown: bool = False
     serial: int = 0
     """Creation order: breaks ties between irqs whose numbers are unknown."""
+    placement_uncertain: bool = False
+    """Its CPU may differ: vectors the calibration could not see might have changed
+    the best CPU's ranking when it was chosen (see `MachineState.placement_slack`)."""
 
     @property
     def effective(self) -> frozenset[int] | None:
@@ -85,6 +92,11 @@ class VectorState:
     requested: bool = False
     irte_block: int = 1
     """Vectors sharing this entry's IRTE block (multi-MSI), for freeing it."""
+    key: str = field(init=False)
+    """`VectorView.key`, made once: every step's views name their vectors by it."""
+
+    def __post_init__(self) -> None:
+        self.key = f"{self.device}.{self.index.value}[{self.entry}]"
 
 
 @dataclass(eq=False)
@@ -137,10 +149,22 @@ class MachineState:
     _serial: int = 0
     caching_mode: bool = False
     device_nodes: dict[str, int] = field(default_factory=dict)
+    placement_slack: int = 0
+    """How far the true availability of two CPUs may differ from the model's: the
+    calibration's hidden vectors, +2 per CPU choice the model could only guess."""
+    allocations: dict[str, int] = field(default_factory=dict)
+    """Allocations made so far per first vector key: each gets its own symbols."""
 
     @property
     def remapped(self) -> bool:
         return self.ir is not IrType.NONE
+
+    def allocation_symbol(self, kind: str, key: str) -> str:
+        """`kind[key]` for the first allocation of vector `key`, then `kind[key]#n`: a
+        freed and reallocated vector's number is not the old one's."""
+        n = self.allocations.get(key, 0) + 1
+        self.allocations[key] = n
+        return f"{kind}[{key}]" if n == 1 else f"{kind}[{key}]#{n}"
 
     def register(self, irq: IrqState) -> IrqState:
         self._serial += 1
@@ -215,7 +239,7 @@ def build_state(
         rules=rules,
         ir=ir,
         apic_mode=apic_mode,
-        exact_vectors=calibration.exact_vectors,
+        exact_vectors=calibration.exact_vectors and not calibration.hidden_vectors,
         apicid={c.cpu: c.apicid for c in calibration.cpus},
         node_cpus={n: frozenset(s) for n, s in node_cpus.items()},
         all_cpus=frozenset(cpus),
@@ -223,15 +247,25 @@ def build_state(
         hotpluggable={c.cpu: c.can_unplug for c in calibration.cpus},
         online=online,
         matrix=matrix,
-        irq_numbers=IrqNumbers(calibration.irq_next),
+        irq_numbers=_irq_numbers(calibration),
         intel_irte=IrteTable(
             calibration.irte_next, INTEL_IRTE_ENTRIES, calibration.irte_max_handle_mask
         ),
         caching_mode=calibration.caching_mode,
         device_nodes=dict(calibration.device_nodes),
+        placement_slack=calibration.hidden_vectors,
     )
     _place_calibration_irqs(state, calibration, allocatable)
     return state
+
+
+def _irq_numbers(calibration: Calibration) -> IrqNumbers:
+    """Exact numbers from every used number and the dynamic base (holes included);
+    else from `irq_next` with no holes above it; else stand-ins."""
+    if calibration.used_irqs is not None and calibration.dynirq_base is not None:
+        # arch_dynirq_lower_bound returns the base when nonzero, else the hint (1).
+        return IrqNumbers(max(calibration.dynirq_base, 1), calibration.used_irqs)
+    return IrqNumbers(calibration.irq_next)
 
 
 def _place_calibration_irqs(

@@ -114,6 +114,7 @@ def hil_run(
             machine.calibrate(),
             {device.name: caps_of(device)},
             machine.client.run_step,
+            quirks=machine.quirks,
         )
         bundle = write_bundle(result, lab.results_dir)
         report_run(result, machine, bundle)

@@ -26,6 +26,8 @@ from hil.plugin.scenarios import collect_scenario_file
 from hil.plugin.session import LabSession
 from hil.plugin.summary import write_terminal_summary
 
+pytest_plugins = ["hil.plugin.report_hooks"]
+
 LAB_KEY = pytest.StashKey[LabSession | None]()
 NO_LAB = "no lab inventory given (--lab PATH, ini lab_inventory or env LAB_INVENTORY)"
 

@@ -136,6 +136,7 @@ class ScenarioItem(pytest.Item):
                 lm.calibrate(),
                 {role: caps_of(a) for role, a in attached.items()},
                 lm.client.run_step,
+                quirks=lm.quirks,
             )
             bundle = write_bundle(self.result, session.results_dir)
             report_run(self.result, lm, bundle)

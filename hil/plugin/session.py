@@ -24,7 +24,7 @@ from hil.model.calibration import Calibration
 from hil.model.kernel import KernelVersion
 from hil.model.vocabulary import IrType
 from hil.scenario.client import AttachedDevice, MachineClient
-from hil.virtlab.lab import VirtualLab, device_unavailable
+from hil.virtlab.lab import VirtualLab, device_unavailable, machine_quirks
 from hil.virtlab.vm import BootError, VirtualMachine
 
 LOCAL_STATE = Path("/var/lib/pcie-hil")
@@ -46,6 +46,10 @@ class LabMachine:
     @property
     def name(self) -> str:
         return self.machine.name
+
+    @property
+    def quirks(self) -> frozenset[str]:
+        return machine_quirks(self.machine)
 
     @property
     def ir(self) -> IrType:

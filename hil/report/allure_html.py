@@ -87,6 +87,16 @@ def report_config(results: Path, out: Path, history: Path | None) -> dict[str, o
     return config
 
 
+def _clear_previous_report(out: Path) -> None:
+    """Allure writes over a folder without emptying it: last night's data would linger."""
+    if not out.exists():
+        return
+    if (out / "index.html").is_file() or (out / "summary.json").is_file():
+        shutil.rmtree(out)
+    elif any(out.iterdir()):
+        raise ReportBuildFailed(f"{out} is not empty and holds no Allure report; not replacing it")
+
+
 def build_report(
     results: Path, out: Path, history: Path | None, cli: AllureCli | None = None
 ) -> Path:
@@ -94,6 +104,7 @@ def build_report(
     if not results.is_dir() or not any(results.glob("*-result.json")):
         raise ReportBuildFailed(f"no allure results in {results} (run pytest with --alluredir)")
     cli = cli or AllureCli.find()
+    _clear_previous_report(out)
     if history is not None:
         history.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="hil-allure-") as tmp:

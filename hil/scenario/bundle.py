@@ -52,6 +52,7 @@ def write_bundle(result: RunResult, folder: Path, extra: dict[str, Any] | None =
             }
             for r in result.records
         ],
+        "quirks": sorted(result.quirks),
         "ok": result.ok,
         **(extra or {}),
     }
@@ -70,8 +71,9 @@ def rejudge(path: Path) -> RunResult:
     devices = {k: DeviceCaps(**v) for k, v in body["devices"].items()}
     steps: list[Step] = [decode(s["step"]) for s in body["steps"]]
     observed: list[StepOutcome] = [decode(s["observed"]) for s in body["steps"]]
-    result = RunResult(body["scenario"], body["machine"], calibration, devices)
+    quirks = frozenset(body.get("quirks", ()))
+    result = RunResult(body["scenario"], body["machine"], calibration, devices, quirks=quirks)
     result.records = judge_steps(
-        InterruptModel(calibration, devices), steps, lambda n, _s: observed[n - 1]
+        InterruptModel(calibration, devices), steps, lambda n, _s: observed[n - 1], quirks=quirks
     )
     return result

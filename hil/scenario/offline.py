@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from hil.lab.configfile import ConfigError, ConfigIssue, field_path, load_yaml
+from hil.lab.configfile import ConfigError, ConfigIssue, LoadedYaml, field_path, load_yaml
 from hil.lab.profiles import Profile, ProfileSet
 from hil.model.calibration import Calibration
 from hil.model.device import DeviceCaps
@@ -38,18 +38,21 @@ class OfflineMachine:
 
 
 class _Issues:
-    """Collects problems with the scenario file's own lines (reparsed only when needed)."""
+    """Collects problems with the scenario file's own lines (parsed again only if needed)."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.found: list[ConfigIssue] = []
+        self._loaded: LoadedYaml | None = None
 
     def add(self, loc: Loc, message: str) -> None:
-        try:
-            issue = load_yaml(self.path).issue(loc, message)
-        except ConfigError:
-            issue = ConfigIssue(self.path, None, field_path(loc), message)
-        self.found.append(issue)
+        if self._loaded is None:
+            try:
+                self._loaded = load_yaml(self.path)
+            except ConfigError:  # the file changed since it was loaded: no lines then
+                self.found.append(ConfigIssue(self.path, None, field_path(loc), message))
+                return
+        self.found.append(self._loaded.issue(loc, message))
 
     def raise_any(self) -> None:
         if self.found:
@@ -108,6 +111,7 @@ def _calibration(machine: MachineSpec, issues: _Issues) -> Calibration | None:
     cpus = machine.cpus
     base: list[str | int] = ["machine"]
     cal = machine.calibration
+    known = len(issues.found)
     checks: list[tuple[Loc, bool, str]] = [
         (
             [*base, "calibration", "allocated"],
@@ -120,9 +124,14 @@ def _calibration(machine: MachineSpec, issues: _Issues) -> Calibration | None:
             f"lists {len(cal.apicids or [])} APIC IDs; the machine has {cpus} CPUs",
         ),
         (
-            [*base, "calibration", "allocated"],
-            all(n >= 0 for n in cal.allocated or []),
-            "vector counts cannot be negative",
+            [*base, "calibration", "apicids"],
+            len(set(cal.apicids or [])) == len(cal.apicids or []),
+            "every CPU has its own APIC ID; a value is listed twice",
+        ),
+        (
+            [*base, "apic_mode"],
+            machine.apic_mode != "logical flat" or cpus <= 8,
+            f"logical flat addresses at most 8 CPUs (one bit each); this machine has {cpus}",
         ),
     ]
     for loc, ok, message in checks:
@@ -138,7 +147,7 @@ def _calibration(machine: MachineSpec, issues: _Issues) -> Calibration | None:
             issues.add([*base, "online", i], f"no CPU {cpu} on a {cpus}-CPU machine")
     if machine.online is not None and not machine.online:
         issues.add([*base, "online"], "at least one CPU must be online")
-    if issues.found:
+    if len(issues.found) > known:
         return None
     online = set(range(cpus)) if machine.online is None else set(machine.online)
     return ModelMachine(

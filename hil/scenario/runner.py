@@ -34,6 +34,7 @@ class RunResult:
     calibration: Calibration
     devices: dict[str, DeviceCaps]
     records: list[StepRecord] = field(default_factory=list)
+    quirks: frozenset[str] = frozenset()
 
     @property
     def ok(self) -> bool:
@@ -68,8 +69,9 @@ def judge_steps(
     steps: Sequence[Step],
     observe: Callable[[int, Step], StepOutcome],
     on_step: Callable[[StepRecord], None] | None = None,
+    quirks: frozenset[str] = frozenset(),
 ) -> list[StepRecord]:
-    bindings = Bindings()
+    bindings = Bindings(quirks=quirks)
     records = []
     for number, step in enumerate(steps, start=1):
         prediction = model.apply(step, number)
@@ -97,8 +99,9 @@ def run_on_machine(
         [Calibration, Mapping[str, DeviceCaps]], InterruptModel
     ] = InterruptModel,
     on_step: Callable[[StepRecord], None] | None = None,
+    quirks: frozenset[str] = frozenset(),
 ) -> RunResult:
     model = model_factory(calibration, devices)
-    result = RunResult(scenario_name, machine, calibration, dict(devices))
-    result.records = judge_steps(model, steps, run_step, on_step)
+    result = RunResult(scenario_name, machine, calibration, dict(devices), quirks=quirks)
+    result.records = judge_steps(model, steps, run_step, on_step, quirks)
     return result

@@ -36,23 +36,38 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+MAX_CPU = 8191
+"""The highest CPU number Linux can have (NR_CPUS is at most 8192 on x86)."""
+
+
 def parse_cpus(value: Any) -> tuple[int, ...]:
-    """A cpu list as YAML gives it: an int, a list of ints, or "0-2,5"."""
-    if isinstance(value, bool):
-        raise ValueError('expected CPUs like 2, [0, 1] or "0-2,5"')
-    if isinstance(value, int):
-        return (value,)
-    if isinstance(value, list) and all(
+    """A cpu list as YAML gives it: an int, a list of ints, or "0-2,5".
+
+    A CPU beyond the machine is a valid request (the kernel answers ERANGE),
+    but not one beyond any machine: "0-99999999" would be a list of 10^8
+    numbers before anything could refuse it.
+    """
+    usage = 'expected CPUs like 2, [0, 1] or "0-2,5"'
+    beyond = f"CPU numbers go from 0 to {MAX_CPU}; {usage}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        cpus = [value]
+    elif isinstance(value, list) and all(
         isinstance(v, int) and not isinstance(v, bool) for v in value
     ):
-        return tuple(value)
-    if isinstance(value, str) and _CPULIST.match(value):
-        cpus: list[int] = []
+        cpus = list(value)
+    elif isinstance(value, str) and _CPULIST.match(value):
+        cpus = []
         for part in value.split(","):
             lo, _, hi = part.strip().partition("-")
-            cpus.extend(range(int(lo), int(hi or lo) + 1))
-        return tuple(cpus)
-    raise ValueError('expected CPUs like 2, [0, 1] or "0-2,5"')
+            first, last = int(lo), int(hi or lo)
+            if max(first, last) > MAX_CPU:
+                raise ValueError(beyond)
+            cpus.extend(range(first, last + 1))
+    else:
+        raise ValueError(usage)
+    if any(not 0 <= cpu <= MAX_CPU for cpu in cpus):
+        raise ValueError(beyond)
+    return tuple(cpus)
 
 
 CpuList = Annotated[tuple[int, ...], Field(min_length=1)]
@@ -81,12 +96,25 @@ class AppliesTo(_Strict):
     requires: Requires = Requires()
 
 
+Vector = Annotated[int, Field(ge=0, le=255)]
+
+
 class CalibrationSpec(_Strict):
-    allocated: list[int] | None = None
-    vectors: dict[int, list[int]] | None = None
-    irte_next: int | None = None
-    irq_next: int | None = None
-    apicids: list[int] | None = None
+    allocated: list[Annotated[int, Field(ge=0, le=256)]] | None = None
+    vectors: dict[Annotated[int, Field(ge=0, le=MAX_CPU)], list[Vector]] | None = None
+    irte_next: int | None = Field(default=None, ge=0, le=65535)
+    """Intel IRTE handles are 16 bits."""
+    irq_next: int | None = Field(default=None, ge=0)
+    apicids: list[Annotated[int, Field(ge=0, le=0xFFFFFFFF)]] | None = None
+
+    @field_validator("vectors")
+    @classmethod
+    def _distinct_vectors(cls, value: dict[int, list[int]] | None) -> dict[int, list[int]] | None:
+        for cpu, used in (value or {}).items():
+            twice = sorted({v for v in used if used.count(v) > 1})
+            if twice:
+                raise ValueError(f"CPU {cpu} lists vectors {twice} more than once")
+        return value
 
 
 class MachineSpec(_Strict):

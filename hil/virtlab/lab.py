@@ -16,6 +16,7 @@ from pathlib import Path
 from hil.lab.inventory import Machine
 from hil.virtlab.kernels import KernelImage, ensure_kernel
 from hil.virtlab.qemu_args import VmDevice, VmSpec, unavailable_reason
+from hil.virtlab.quirks import platform_quirks
 from hil.virtlab.vm import BootError, VirtualMachine, VmState
 
 
@@ -58,6 +59,13 @@ def vm_spec(machine: Machine) -> VmSpec:
             for d in v.devices
         ),
     )
+
+
+def machine_quirks(machine: Machine) -> frozenset[str]:
+    """Known platform defects of a virtual machine (none for real machines)."""
+    if machine.virtual is None:
+        return frozenset()
+    return platform_quirks(vm_spec(machine), qemu_binary())
 
 
 def device_unavailable(machine: Machine, device: str) -> str | None:

@@ -61,8 +61,15 @@ def unavailable_reason(model: str, qemu: str) -> str | None:
     return None
 
 
+NATIVE_DRIVERS_KEPT_OFF = ("xhci_pci",)
+"""xhci_pci allocates num_online_cpus()+1 non-maskable MSI vectors and requests
+one: the others hold real CPU vectors that no calibration from /proc can place,
+so a lab machine would start with vector usage the model cannot see."""
+
+
 def kernel_args(spec: VmSpec) -> list[str]:
     args = ["intel_iommu=on"] if spec.iommu == "intel" else ["amd_iommu=on"]
+    args.append("modprobe.blacklist=" + ",".join(NATIVE_DRIVERS_KEPT_OFF))
     if not spec.intremap:
         # Without IR, vfio type1 refuses to attach unless told it is acceptable.
         args.append("vfio_iommu_type1.allow_unsafe_interrupts=1")

@@ -49,7 +49,7 @@ steps:
   - disable: {device: nic}
 """
 
-DEVICE_CAPS = {
+DEVICE_CAPS: dict[str, dict[str, Any]] = {
     # What the attach operation reads from config space for each fake device.
     "0000:00:0a.0": {"msi_max": 1, "msi_64bit": True, "msi_maskable": False, "msix_size": 5},
     "0000:00:0b.0": {"msi_max": 16, "msi_64bit": True, "msi_maskable": False, "msix_size": 0},

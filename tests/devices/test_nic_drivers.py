@@ -68,17 +68,15 @@ def test_e1000e_enable_routes_five_causes_to_five_vectors() -> None:
 
 
 @pytest.mark.parametrize("vector", range(5))
-def test_e1000e_fire_sets_the_cause_and_acknowledge_reads_icr(vector: int) -> None:
+def test_e1000e_fire_clears_icr_then_sets_the_cause(vector: int) -> None:
     double = E1000eDouble()
     driver = E1000eDriver()
     driver.init(double.io)
     driver.enable_vectors(5)
-    for _ in range(2):
-        driver.fire(vector)
-        driver.acknowledge(vector)
-    # transcripts/linux-6.1_e1000e-msix_IR-*.txt: ICS = 1 << (20 + k) fired vector k once,
-    # then an ICR read (`icr 80100000`) cleared it for the next trigger.
-    assert double.bar0.writes[-1] == (0, 0xC8, 4, 1 << (20 + vector))
+    driver.fire(vector)
+    driver.fire(vector)
+    # kernel-facts §7 e1000e recipe step 3: ICR = 0xFFFFFFFF, then ICS = 1 << (20 + k).
+    assert double.bar0.writes[-2:] == [(0, 0xC0, 4, 0xFFFFFFFF), (0, 0xC8, 4, 1 << (20 + vector))]
     assert double.io.fired == [vector, vector]
 
 
@@ -100,6 +98,7 @@ def test_e1000e_acknowledge_clears_only_that_cause() -> None:
     driver.enable_vectors(5)
     driver.fire(2)
     driver.acknowledge(2)
+    assert double.bar0.writes[-1] == (0, 0xC0, 4, 1 << 22)
     assert double.bar0.peek(0xC0, 4) == 0
 
 

@@ -9,7 +9,7 @@ exception.  Every `ConfigIssue` must name the file, carry a field path
 unless the whole file is unusable, and a line number wherever the path
 reaches a key that is in the text; that line must hold the key.
 
-About 1300 cases in all; the example counts below keep the run near 20 s.
+1050 cases in all; the example counts below keep the run near 15 s on an idle core.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 import click
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
@@ -37,6 +37,7 @@ from tests.fuzz.mutations import NASTY_STRINGS, dump, user_file
 
 FUZZ = settings(
     deadline=None,
+    database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
@@ -175,6 +176,7 @@ def _plain_data(raw: bytes) -> Any:
 
 def check_issues(error: ConfigError, path: Path, raw: bytes) -> None:
     assert error.issues, "a ConfigError without issues tells the user nothing"
+    event("ConfigError")  # `--hypothesis-show-statistics` shows how many cases were refused
     data = _plain_data(raw)
     lines = raw.decode("utf-8", errors="replace").splitlines()
     for issue in error.issues:
@@ -192,7 +194,8 @@ def check_issue(issue: ConfigIssue, path: Path, data: Any, lines: list[str]) -> 
         return  # a missing top-level key has no line to point at
     assert issue.line is not None, f"{issue} names a key that is in the text but no line"
     assert 1 <= issue.line <= len(lines), issue
-    if isinstance(last, str) and last.strip():
+    if isinstance(last, str) and re.fullmatch(r"[\w-]+", last):
+        # A key written as is (not escaped or quoted) must be on the line named.
         assert last in lines[issue.line - 1], (
             f"{issue}: line {issue.line} is {lines[issue.line - 1]!r}"
         )
@@ -204,7 +207,7 @@ def write(folder: Path, name: str, raw: bytes) -> Path:
     return path
 
 
-@settings(FUZZ, max_examples=300)
+@settings(FUZZ, max_examples=250)
 @given(raw=user_file(INVENTORY))
 def test_inventory_files(workdir: Path, repo_profiles: ProfileSet, raw: bytes) -> None:
     path = write(workdir, "lab_inventory.yaml", raw)
@@ -217,7 +220,7 @@ def test_inventory_files(workdir: Path, repo_profiles: ProfileSet, raw: bytes) -
         check_issues(error, path, raw)
 
 
-@settings(FUZZ, max_examples=250)
+@settings(FUZZ, max_examples=200)
 @given(raw=user_file(PROFILE))
 def test_profile_files(workdir: Path, raw: bytes) -> None:
     folder = workdir / "profiles"
@@ -230,7 +233,7 @@ def test_profile_files(workdir: Path, raw: bytes) -> None:
         check_issues(error, path, raw)
 
 
-@settings(FUZZ, max_examples=300)
+@settings(FUZZ, max_examples=250)
 @given(raw=user_file(SCENARIO))
 def test_scenario_files_load_and_predict(workdir: Path, raw: bytes) -> None:
     path = write(workdir, "scenario_fuzz.yaml", raw)
@@ -262,13 +265,15 @@ KINDS = {
 }
 
 
-@settings(FUZZ, max_examples=200)
+@settings(FUZZ, max_examples=150)
 @given(data=st.data(), kind=st.sampled_from(sorted(KINDS)))
 def test_cli_on_mutated_files(workdir: Path, data: st.DataObject, kind: str) -> None:
     base, command = KINDS[kind]
     raw = data.draw(user_file(base))
     path = write(workdir, f"cli_{kind}.yaml", raw)
     result = _invoke([*command, str(path)])
+    event(f"exit {result.exit_code}")
+    assert result.exit_code in (0, 2), result.output  # a file's fault is exit 2, never 1
     if result.exit_code == 2:
         assert result.stdout == ""
         assert result.stderr.startswith(str(path)), result.stderr
@@ -323,7 +328,7 @@ def arg_values(workdir: Path) -> list[str]:
     ]
 
 
-@settings(FUZZ, max_examples=250)
+@settings(FUZZ, max_examples=200)
 @given(data=st.data())
 def test_cli_argument_lists(workdir: Path, arg_values: list[str], data: st.DataObject) -> None:
     tokens = data.draw(
@@ -332,7 +337,7 @@ def test_cli_argument_lists(workdir: Path, arg_values: list[str], data: st.DataO
     if data.draw(st.booleans()):
         name = data.draw(st.sampled_from(RUN))
         scratch = ["--dir", str(workdir / "leases")] if name == "leases" else []
-        _invoke([name, *tokens, *scratch])
+        event(f"{name}: exit {_invoke([name, *tokens, *scratch]).exit_code}")
         return
     path = data.draw(st.sampled_from(PARSE_ONLY))
     command = _command(path)

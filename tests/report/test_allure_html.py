@@ -15,7 +15,13 @@ import pytest
 from click.testing import CliRunner
 
 from hil.cli.main import cli
-from hil.report.allure_html import AllureCli, ReportToolMissing, build_report, result_names
+from hil.report.allure_html import (
+    AllureCli,
+    ReportBuildFailed,
+    ReportToolMissing,
+    build_report,
+    result_names,
+)
 from hil.report.browser import find_chromium, missing_from_page, render_report, screenshot_problem
 
 pytest_plugins = ["pytester"]
@@ -135,3 +141,19 @@ def test_a_blank_screenshot_or_a_page_stuck_loading_is_caught(tmp_path: Path) ->
     Image.new("RGB", (1280, 900), (240, 244, 248)).save(blank)
     assert screenshot_problem(blank) is not None
     assert missing_from_page("<div>Loading…</div>", TEST_NAMES) == TEST_NAMES
+
+
+def test_a_rebuilt_report_keeps_nothing_of_the_previous_one(
+    tools: tuple[AllureCli, str], results: Path, tmp_path: Path
+) -> None:
+    report = tmp_path / "report"
+    build_report(results, report, None, tools[0])
+    (report / "left-over.json").write_text("{}")
+    build_report(results, report, None, tools[0])
+    assert not (report / "left-over.json").exists()
+    foreign = tmp_path / "photos"
+    foreign.mkdir()
+    (foreign / "cat.jpg").write_bytes(b"\xff\xd8")
+    with pytest.raises(ReportBuildFailed, match="not empty"):
+        build_report(results, foreign, None, tools[0])
+    assert (foreign / "cat.jpg").exists()

@@ -26,13 +26,6 @@ class E1000eDouble:
         self.bar0.on_write(IMS, lambda _o, _w, v: self._raise(IMS, v))
         self.bar0.on_write(IMC, lambda _o, _w, v: self._set(IMS, self._get(IMS) & ~v))
         self.bar0.on_write(ICR, lambda _o, _w, v: self._set(ICR, self._get(ICR) & ~v))
-        self.bar0.on_read(ICR, self._read_clear_icr)
-
-    def _read_clear_icr(self, _offset: int, _width: int) -> int:
-        # 82574 datasheet 10.2.4.1: reading ICR clears it (the lab's raw recipe relied on it).
-        value = self._get(ICR)
-        self._set(ICR, 0)
-        return value
 
     def _get(self, offset: int) -> int:
         return self.bar0.peek(offset, 4)

@@ -1,0 +1,238 @@
+"""Benchmarks 1, 2 and 5: the framework against the bare device work, in a VM.
+
+TCG sets the absolute pace of a virtual machine, so each figure is a ratio
+of two timings taken in the same VM in the same run: framework work against
+the minimal loop doing the same device work (the agent's `bench_raw_fire`:
+fire, wait for the eventfd, read it, nothing observed).  Boots are excluded.
+
+The VMs run under a private state folder, so a `hil lab up` of the same
+machines elsewhere on this host is neither reused nor disturbed.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from benchmarks.figures import Figure
+from hil.lab.inventory import Inventory
+from hil.lab.profiles import ProfileSet
+from hil.model.steps import Disable, Enable, Fire, Step
+from hil.model.vocabulary import IrqIndex
+from hil.plugin.fixtures import caps_of
+from hil.plugin.session import LabMachine, LabSession
+from hil.scenario.bundle import write_bundle
+from hil.scenario.client import AttachedDevice
+from hil.scenario.runner import RunResult, StepRecord, run_on_machine
+from hil.virtlab.lab import VirtualLab
+
+DEVICE = "igb0"
+FIRES = 200
+"""Verified fires timed through the framework (raw fires: ten times as many)."""
+TEST_REPEATS = 3
+OVERHEAD_LIMIT = 1.25
+RATE_SHARE = 0.5
+PARALLEL_LIMIT = 0.65
+FIRST_VERDICT_TEST = (
+    "tests/hil/test_every_vector.py::test_every_vector_fires_once_on_the_predicted_cpu"
+)
+REPO = Path(__file__).resolve().parents[1]
+
+
+@contextmanager
+def private_lab(inventory: Inventory, names: Sequence[str]) -> Iterator[Path]:
+    """Boot `names` (kept up between sessions) under a private state folder; stop them after."""
+    with tempfile.TemporaryDirectory(prefix="hil-bench-") as state:
+        previous = os.environ.get("HIL_LAB_STATE")
+        os.environ["HIL_LAB_STATE"] = state
+        lab = VirtualLab([m for m in inventory.machines if m.name in names], progress=print)
+        try:
+            failed = {n: r for n, r in lab.boot(list(names), persistent=True).items()
+                      if isinstance(r, Exception)}  # fmt: skip
+            if failed:
+                raise RuntimeError(f"boot failed: {failed}")
+            yield Path(state)
+        finally:
+            lab.down(list(names))
+            if previous is None:
+                os.environ.pop("HIL_LAB_STATE", None)
+            else:
+                os.environ["HIL_LAB_STATE"] = previous
+
+
+def _attach(lab: LabSession, machine: LabMachine) -> AttachedDevice:
+    ref = machine.machine.device(DEVICE)
+    profile = lab.profile(ref)
+    spec = machine.machine.virtual
+    pci_id = next((d.pci_id for d in spec.devices if d.name == DEVICE), None) if spec else None
+    bdf = machine.client.resolve_device(ref.bdf, ref.pci_id or pci_id, ref.instance or 0)
+    if profile.driver is None:
+        raise RuntimeError(f"profile {profile.name} names no driver")
+    return machine.client.attach_device(DEVICE, bdf, profile.driver)
+
+
+def _run(
+    lab: LabSession,
+    machine: LabMachine,
+    device: AttachedDevice,
+    steps: list[Step],
+    on_step: Callable[[StepRecord], None] | None = None,
+) -> RunResult:
+    """What `hil_run` does for a test: calibrate, both sides of every step, evidence."""
+    result = run_on_machine(
+        "benchmark", machine.name, steps, machine.calibrate(), {device.name: caps_of(device)},
+        machine.client.run_step, on_step=on_step, quirks=machine.quirks,
+    )  # fmt: skip
+    write_bundle(result, lab.results_dir)
+    if not result.ok:
+        raise RuntimeError(f"model and machine disagree:\n{result.table()}")
+    return result
+
+
+def _raw_fire(machine: LabMachine, count: int) -> tuple[float, int]:
+    """Seconds the agent took for `count` bare fires, and the interrupts it read."""
+    args = {"device": DEVICE, "entry": 0, "count": count}
+    raw = machine.client.transport.call("bench_raw_fire", args, timeout=600)
+    if raw["fired"] != count or raw["received"] < count:
+        raise RuntimeError(f"raw loop lost interrupts: {raw}")
+    return float(raw["seconds"]), int(raw["received"])
+
+
+def per_test_overhead(lab: LabSession, machine: LabMachine) -> list[Figure]:
+    """Benchmark 1: a whole test (attach, enable, fire each vector, disable, detach)
+    through the framework, against attach + the same fires bare + detach."""
+    best_framework = best_bare = float("inf")
+    count = 0
+    for _ in range(TEST_REPEATS):
+        start = time.perf_counter()
+        device = _attach(lab, machine)
+        count = device.msix_count
+        steps: list[Step] = [Enable(DEVICE, IrqIndex.MSIX, count)]
+        steps += [Fire(DEVICE, k) for k in range(count)]
+        steps.append(Disable(DEVICE))
+        _run(lab, machine, device, steps)
+        machine.client.detach_device(DEVICE)
+        best_framework = min(best_framework, time.perf_counter() - start)
+
+        start = time.perf_counter()
+        device = _attach(lab, machine)
+        attached = time.perf_counter() - start
+        _run(lab, machine, device, [Enable(DEVICE, IrqIndex.MSIX, 1)])
+        fires, _ = _raw_fire(machine, count)
+        start = time.perf_counter()
+        machine.client.detach_device(DEVICE)
+        best_bare = min(best_bare, attached + fires + time.perf_counter() - start)
+    ratio = best_framework / best_bare
+    return [
+        Figure(
+            "1", f"per-test time, {DEVICE}: enable {count}, fire each, disable (framework)",
+            f"{best_framework:.2f} s wall", note="boot excluded",
+        ),
+        Figure(
+            "1", f"same device work bare: attach + {count} raw fires + detach",
+            f"{best_bare:.2f} s wall", note="vfio enable/disable not in the bare side",
+        ),
+        Figure(
+            "1", "per-test overhead (framework / bare)", f"{ratio:.2f}x",
+            f"<= {OVERHEAD_LIMIT}x", ratio <= OVERHEAD_LIMIT,
+        ),
+    ]  # fmt: skip
+
+
+def verified_rate(lab: LabSession, machine: LabMachine) -> list[Figure]:
+    """Benchmark 2: fires verified by the framework (eventfd, per-CPU counts, model
+    verdict) per second, against the raw fire + eventfd loop in the same VM."""
+    raw: list[float] = []
+    started: list[float] = []
+
+    def after_enable(record: StepRecord) -> None:
+        if isinstance(record.step, Enable):
+            raw.append(_raw_fire(machine, 10 * FIRES)[0])
+            started.append(time.perf_counter())
+
+    device = _attach(lab, machine)
+    try:
+        steps: list[Step] = [Enable(DEVICE, IrqIndex.MSIX, 1), *[Fire(DEVICE, 0)] * FIRES]
+        result = _run(lab, machine, device, steps, after_enable)
+        framework = time.perf_counter() - started[0]
+        raw.append(_raw_fire(machine, 10 * FIRES)[0])
+    finally:
+        machine.client.detach_device(DEVICE)
+    for record in result.records[1:]:
+        delivered = [d for d in record.observed.deliveries if d.entry == 0]
+        if not delivered or delivered[0].total < 1 or not delivered[0].eventfd:
+            raise RuntimeError(f"fire {record.number} not delivered: {record.observed}")
+    framework_rate = FIRES / framework
+    raw_rate = 10 * FIRES / min(raw)
+    share = framework_rate / raw_rate
+    return [
+        Figure("2", f"verified fires per second, {DEVICE} (framework)", f"{framework_rate:.1f}/s"),
+        Figure("2", f"raw fire + eventfd read per second, {DEVICE}", f"{raw_rate:.0f}/s"),
+        Figure("2", "verified rate / raw rate", f"{share:.1%}", f">= {RATE_SHARE:.0%}",
+               share >= RATE_SHARE),
+    ]  # fmt: skip
+
+
+def first_verdict(inventory_path: Path, machine: str, evidence: Path) -> Figure:
+    """Benchmark 1b: `pytest` start to the verdict of one test, the VM already up."""
+    command = [
+        sys.executable, "-m", "pytest", FIRST_VERDICT_TEST, "--lab", str(inventory_path),
+        "--lab-machine", machine, "--lab-device", DEVICE, "--lab-evidence", str(evidence),
+        "-x", "-q", "-p", "no:cacheprovider",
+    ]  # fmt: skip
+    start = time.perf_counter()
+    proc = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"pytest failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+    return Figure("1", "pytest start to first verdict (1 test)", f"{seconds:.1f} s wall",
+                  note="VM already up")  # fmt: skip
+
+
+def parallel_suite(inventory_path: Path, machines: Sequence[str], evidence: Path) -> list[Figure]:
+    """Benchmark 5: the HIL suite on two VMs with `-n 2` against `-n 0`."""
+    if len(machines) < 2:
+        return [Figure("5", "suite -n 2 / -n 0", "not run", f"<= {PARALLEL_LIMIT}x",
+                       note="needs two machines: give --lab-machine twice")]  # fmt: skip
+    base = [sys.executable, "-m", "pytest", "tests/hil", "--lab", str(inventory_path), "-q",
+            "--lab-evidence", str(evidence), "-p", "no:cacheprovider"]  # fmt: skip
+    for name in machines:
+        base += ["--lab-machine", name]
+    seconds = {}
+    for workers in ("0", "2"):
+        start = time.perf_counter()
+        proc = subprocess.run([*base, "-n", workers, "--dist", "loadgroup"], cwd=REPO,
+                              capture_output=True, text=True, timeout=3600)  # fmt: skip
+        seconds[workers] = time.perf_counter() - start
+        if proc.returncode not in (0, 1):  # 1: some test failed, the timing still holds
+            raise RuntimeError(f"suite -n {workers} did not run:\n{proc.stdout[-2000:]}")
+    ratio = seconds["2"] / seconds["0"]
+    return [
+        Figure("5", "suite -n 0", f"{seconds['0']:.0f} s"),
+        Figure("5", "suite -n 2", f"{seconds['2']:.0f} s"),
+        Figure("5", "suite -n 2 / -n 0", f"{ratio:.2f}x", f"<= {PARALLEL_LIMIT}x",
+               ratio <= PARALLEL_LIMIT),
+    ]  # fmt: skip
+
+
+def run(inventory_path: Path, machines: Sequence[str]) -> list[Figure]:
+    inventory = Inventory.load(inventory_path)
+    profiles = ProfileSet.load(inventory.profiles_folder())
+    figures: list[Figure] = []
+    with private_lab(inventory, machines), tempfile.TemporaryDirectory() as evidence:
+        lab = LabSession(inventory, profiles, Path(evidence))
+        try:
+            machine = lab.machine(machines[0])
+            figures += per_test_overhead(lab, machine)
+            figures += verified_rate(lab, machine)
+        finally:
+            lab.close()
+        figures.append(first_verdict(inventory_path, machines[0], Path(evidence)))
+        figures += parallel_suite(inventory_path, machines, Path(evidence))
+    return figures
