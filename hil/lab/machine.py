@@ -29,6 +29,8 @@ from hil.lab.journal import AffinityEntry, CpuEntry, DriverEntry, Journal, resto
 from hil.lab.observe import Observer
 from hil.lab.opened import OpenedDevice
 from hil.lab.restorer import SysfsRestorer
+from hil.lab.safety import check_device_safe, restore_links
+from hil.lab.testlinks import link_is_up, set_test_link
 from hil.linux.binding import DriverBinding
 from hil.linux.cpulist import format_cpulist
 from hil.linux.cpus import CpuHotplug
@@ -110,6 +112,19 @@ class MachineOps:
     def calibrate(self) -> dict[str, Any]:
         return live_calibration(self.root).to_dict()
 
+    def set_test_link(
+        self, bdf: str, up: bool, address: str | None = None, default_route: bool = False
+    ) -> str:
+        if any(d.bdf == bdf for d in self.devices.values()):
+            raise OperationError(f"{bdf} is attached to vfio-pci: it has no interface now")
+        return set_test_link(self.root, self._pci_device(bdf).bdf, up, address, default_route)
+
+    def link_is_up(self, bdf: str) -> bool:
+        return link_is_up(self.root, self._pci_device(bdf).bdf)
+
+    def current_driver(self, bdf: str) -> str | None:
+        return self.binding.current_driver(self._pci_device(bdf).bdf)
+
     def dmesg_since_mark(self) -> list[str]:
         return self.observer.dmesg_lines()
 
@@ -133,13 +148,33 @@ class MachineOps:
             )
         return found[instance]
 
-    def attach_device(self, name: str, bdf: str, driver: str) -> dict[str, Any]:
-        """Bind to vfio-pci (journaled), open it through VFIO and init its driver."""
+    def attach_device(
+        self,
+        name: str,
+        bdf: str,
+        driver: str,
+        expendable: bool = False,
+        controller_addresses: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Bind to vfio-pci (journaled), open it through VFIO and init its driver.
+
+        Refused, with nothing changed, when taking the device from its driver
+        could cut the machine off: a network interface carrying the default
+        route or the controller's address, an interface that is up on a device
+        the inventory does not call expendable, or a mounted disk.
+        """
         if name in self.devices:
             raise OperationError(f"device {name} is already attached")
         drv_cls = driver_for(driver)
         reason = drv_cls.fire_unsupported_reason()
         pci = self._pci_device(bdf)
+        if controller_addresses is None:
+            # Over SSH the agent knows the controller's address and its own.
+            ssh = os.environ.get("SSH_CONNECTION", "").split()
+            controller_addresses = [ssh[0], ssh[2]] if len(ssh) == 4 else []
+        safety = check_device_safe(self.root, bdf, expendable, controller_addresses)
+        if safety.refusal is not None:
+            raise OperationError(safety.refusal)
         handle_entry = self.journal.record(
             DriverEntry(bdf=bdf, original_driver=pci.driver, original_override=pci.driver_override)
         )
@@ -163,7 +198,9 @@ class MachineOps:
         except BaseException:
             self.binding.restore(record)
             raise
-        self.devices[name] = OpenedDevice(name, bdf, drv, handle, closer, io, record, handle_entry)
+        self.devices[name] = OpenedDevice(
+            name, bdf, drv, handle, closer, io, record, handle_entry, links=safety.netdevs
+        )
         msi = handle.device.irq_info(1)
         msix = handle.device.irq_info(2)
         caps = parse_capabilities(self.pci.config_bytes(bdf))
@@ -204,6 +241,10 @@ class MachineOps:
             dev.closer.close()
             self.binding.restore(dev.bind_record)
             self.journal.complete(dev.journal_handle)
+            if dev.links:
+                report = restore_links(dev.links)
+                if report.failed:
+                    raise OperationError(f"{dev.bdf}: links not restored: {', '.join(report.failed)}")
 
     def _device(self, name: str) -> OpenedDevice:
         try:

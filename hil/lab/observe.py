@@ -171,7 +171,7 @@ class Observer:
                         Delivery(dev.name, entry, delta, _drain(fd) if fd is not None else None)
                     )
                 lost = max(0, 1 - total)
-        anomalies = [str(a) for a in unexpected(classify(r.text for r in self.dmesg.since()))]
+        anomalies = [a.line for a in unexpected(classify(r.text for r in self.dmesg.since()))]
         self.anomalies.extend(anomalies)
         return StepOutcome(
             step=number,

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hil.devices.base import DeviceDriver
+from hil.lab.safety import NetdevState
 from hil.linux.binding import BindRecord
 from hil.model.vocabulary import IrqIndex, MsiMessage
 
@@ -36,6 +37,8 @@ class OpenedDevice:
     eventfds: dict[int, int] = field(default_factory=dict)
     stored: MsiMessage | None = None
     known_entries: set[int] = field(default_factory=set)
+    links: tuple[NetdevState, ...] = ()
+    """Link state of the device's network interfaces before it left its driver."""
 
     def close_eventfds(self) -> None:
         for fd in self.eventfds.values():

@@ -53,6 +53,7 @@ def update_cfg(irq: IrqState, cpu: int, vector: int) -> None:
     """apic_update_irq_cfg: hardware config and effective affinity follow."""
     irq.cfg_cpu, irq.cfg_vector = cpu, vector
     irq.effective_override = None
+    irq.placement_uncertain = False
 
 
 def assign_placeholder(m: MachineState, irq: IrqState) -> None:
@@ -91,11 +92,14 @@ def assign_vector_locked(m: MachineState, irq: IrqState, dest: frozenset[int] | 
     """assign_vector_locked: keep the vector if its CPU is online and in `dest`;
     EBUSY while a move or its cleanup is pending; else irq_matrix_alloc."""
     if irq.vector is not None and irq.cpu in m.online and (dest is None or irq.cpu in dest):
+        if irq.placement_uncertain and _single_online(m, dest):
+            irq.placement_uncertain = False
         return None
     if irq.move_in_progress or irq.cleanup_pending:
         return "EBUSY"
     if irq.managed:
         return _assign_managed(m, irq, dest)
+    was_uncertain = irq.placement_uncertain
     try:
         cpu, vector = m.matrix.alloc(dest, reserved=irq.has_reserved)
     except MatrixError as error:
@@ -103,7 +107,33 @@ def assign_vector_locked(m: MachineState, irq: IrqState, dest: frozenset[int] | 
         return error.errno
     m.emit(irq, "vector_alloc", ret=0)
     update_vector(m, irq, cpu, vector)
+    if m.placement_slack:
+        _judge_placement(m, irq, dest, was_uncertain)
     return None
+
+
+def _single_online(m: MachineState, dest: frozenset[int] | None) -> bool:
+    if dest is None:
+        return len(m.online) == 1
+    return sum(1 for c in dest if c in m.online) == 1
+
+
+def _judge_placement(
+    m: MachineState, irq: IrqState, dest: frozenset[int] | None, was_uncertain: bool
+) -> None:
+    """With vectors the calibration could not see, the CPU just chosen is exact only
+    if no other candidate comes within `placement_slack` of it (or the irq was
+    already misplaced and the mask left one CPU); a guess widens the slack,
+    since it may have put a vector on the wrong CPU."""
+    assert irq.cpu is not None
+    if _single_online(m, dest):
+        return
+    clear = m.matrix.clear_winner(dest, irq.cpu, m.placement_slack)
+    if clear and not was_uncertain:
+        return
+    irq.placement_uncertain = True
+    m.placement_slack += 2
+    m.rule("hidden-vectors-placement-uncertain")
 
 
 def _assign_managed(m: MachineState, irq: IrqState, dest: frozenset[int] | None) -> str | None:

@@ -137,6 +137,29 @@ class VectorMatrix:
             best, best_avail = cpu, cm.available
         return best
 
+    def clear_winner(self, mask: Collection[int] | None, cpu: int, slack: int) -> bool:
+        """Just after `alloc` chose `cpu` from `mask`: would it still have won if any
+        CPU's available count were off by up to `slack` against it?  A rival
+        threatens when its count reaches the winner's (before the allocation)
+        minus `slack`, at equality only if it wins the tie."""
+        floor = self._maps[cpu].available + 1 - slack
+        if mask is None:
+            rivals: Iterable[int] = (
+                c
+                for avail in range(max(floor, 1), self._buckets.top + 1)
+                for c in self._buckets.members.get(avail, ())
+            )
+        else:
+            rivals = (c for c in mask if c in self._maps and self._maps[c].online)
+        for rival in rivals:
+            avail = self._maps[rival].available
+            if rival == cpu or avail < max(floor, 1):
+                continue
+            wins_tie = rival > cpu if self._ties_high else rival < cpu
+            if avail > floor or wins_tie:
+                return False
+        return True
+
     # -- changes ---------------------------------------------------------
 
     def _set_available(self, cpu: int, cm: _CpuMap, value: int) -> None:

@@ -246,8 +246,8 @@ def _view(
     irq = vs.irq
     key = vs.key
     number: int | None = irq.number
-    if not irq.exact_number:
-        relative[f"{key}.irq"] = Relative("irq", irq.number)
+    if not irq.exact_number and irq.symbol is not None:
+        relative[f"{key}.irq"] = Relative(irq.symbol, irq.symbol_offset)
         number = None
     vector = irq.cfg_vector
     placeholder = m.rules.placeholder_vector
@@ -258,14 +258,13 @@ def _view(
     if message is not None and (message.address or message.data):
         ref = irq.irte
         if m.remapped:
-            if ref is not None and ref.index is None:
-                if ref.symbol is not None:
-                    relative[f"{key}.message"] = Relative(ref.symbol, ref.offset)
-                else:
-                    uncertain.add(f"{key}.message")
+            if ref is not None and ref.index is None and ref.symbol is not None:
+                relative[f"{key}.message"] = Relative(ref.symbol, ref.subhandle, ref.align)
                 message = None
         elif not exact and message.data & 0xFF != placeholder:
             uncertain.add(f"{key}.message")
+    if irq.placement_uncertain:
+        _mark_placement_uncertain(m, irq, key, uncertain)
     shown = irq.pending if irq.pending is not None else irq.affinity
     effective = irq.effective
     return VectorView(
@@ -282,6 +281,15 @@ def _view(
         message=message,
         masked=vs.masked if vs.maskable else None,
     )
+
+
+def _mark_placement_uncertain(m: MachineState, irq: IrqState, key: str, uncertain: set[str]) -> None:
+    """Its CPU was a guess: so are the vector, the effective CPU and a compat message."""
+    uncertain.update((f"{key}.cpu", f"{key}.vector"))
+    if irq.effective_override is None:
+        uncertain.add(f"{key}.effective")
+    if not m.remapped:
+        uncertain.add(f"{key}.message")
 
 
 def _gone_view(vs: VectorState) -> VectorView:
@@ -329,10 +337,16 @@ class _Handlers:
             node = self.m.device_nodes.get(dev.caps.bdf)
         return node if node is not None and node >= 0 and node in self.m.node_cpus else None
 
-    def new_irq(self, dev: DeviceState, number: int, entry: int) -> IrqState:
+    def new_irq(
+        self, dev: DeviceState, number: int, entry: int, symbol: str, offset: int
+    ) -> IrqState:
+        """`symbol` names the allocation the number came from, `offset` its place in it."""
+        exact = self.m.irq_numbers.exact
         irq = IrqState(
             number=number,
-            exact_number=self.m.irq_numbers.exact,
+            exact_number=exact,
+            symbol=None if exact else symbol,
+            symbol_offset=offset,
             device=dev.caps.name,
             entry=entry,
             node=self.node_of(dev),
@@ -351,11 +365,12 @@ class _Handlers:
         """One MSI descriptor with `count` vectors: irq numbers, IRTE block,
         vector reservations, then msi_init_virq for each."""
         m = self.m
+        irq_symbol, irte_symbol = m.allocation_symbols(f"{dev.caps.name}.msi[0]")
         first = m.irq_numbers.alloc(count)
         refs: list[IrteRef] = []
         if m.remapped:
             try:
-                refs = m.irte_table(dev.caps.name).alloc(count)
+                refs = m.irte_table(dev.caps.name).alloc(count, irte_symbol)
             except IrteError as failure:
                 for i in range(count):
                     m.irq_numbers.free(first + i)
@@ -364,7 +379,7 @@ class _Handlers:
         maskable = dev.caps.msi_maskable
         made: list[VectorState] = []
         for i in range(count):
-            irq = self.new_irq(dev, first + i, i)
+            irq = self.new_irq(dev, first + i, i, irq_symbol, i)
             if refs:
                 self.attach_irte(irq, refs[i])
             domain.reserve_irq_vector(m, irq)
@@ -381,16 +396,17 @@ class _Handlers:
 
     def alloc_msix_entry(self, dev: DeviceState, entry: int) -> str | None:
         m = self.m
+        irq_symbol, irte_symbol = m.allocation_symbols(f"{dev.caps.name}.msix[{entry}]")
         number = m.irq_numbers.alloc(1)
         ref: IrteRef | None = None
         if m.remapped:
             try:
-                ref = m.irte_table(dev.caps.name).alloc(1)[0]
+                ref = m.irte_table(dev.caps.name).alloc(1, irte_symbol)[0]
             except IrteError as failure:
                 m.irq_numbers.free(number)
                 m.note(f"alloc_irte: {failure}; Failed to allocate IRTE")
                 return failure.errno
-        irq = self.new_irq(dev, number, entry)
+        irq = self.new_irq(dev, number, entry, irq_symbol, 0)
         if ref is not None:
             self.attach_irte(irq, ref)
         domain.reserve_irq_vector(m, irq)
@@ -431,7 +447,7 @@ class _Handlers:
                 if key is not None and m.irte_owner.get(key) is irq:
                     del m.irte_owner[key]
                 if vs.irte_block:
-                    m.irte_table(vs.device).free(irq.irte, vs.irte_block)
+                    m.irte_table(vs.device).free(irq.irte)
                 irq.ir_present = False
             m.irq_numbers.free(irq.number)
             m.irqs.discard(irq)
@@ -520,6 +536,8 @@ class _Handlers:
                 counts[cpu] = counts.get(cpu, 0) + 1
                 if key not in r.watched:
                     r.watched.append(key)
+                if irq.placement_uncertain:
+                    r.uncertain.add(f"delivered.{irq.device}[{irq.entry}].per_cpu")
             if irq.device != sender:
                 r.lost += 1
                 who = f"{irq.device}[{irq.entry}]" if irq.device else f"irq {irq.number}"
@@ -776,7 +794,12 @@ class _Handlers:
                 self.r.uncertain.add(f"delivered.{key[0]}[{key[1]}].eventfd")
             self.r.uncertain.update({"lost", "spurious"})
         if landing.kind is LandingKind.UNKNOWN:
+            # Its freed IRTE may now be any later vector's: any of them may receive it.
             self.r.uncertain.update({"lost", "spurious"})
+            for vs in self.all_vectors():
+                self.watch(vs.device, vs.entry)
+                self.r.uncertain.add(f"delivered.{vs.device}[{vs.entry}].per_cpu")
+                self.r.uncertain.add(f"delivered.{vs.device}[{vs.entry}].eventfd")
 
     def cpu_offline(self, step: CpuOffline) -> None:
         m = self.m

@@ -40,6 +40,9 @@ class MachineSpec:
     irq_next: int | None = None
     caching_mode: bool = False
     device_nodes: Mapping[str, int] = field(default_factory=dict)
+    used_irqs: tuple[int, ...] | None = None
+    dynirq_base: int | None = None
+    hidden_vectors: int = 0
 
     def __post_init__(self) -> None:
         for name, table in (("apicids", self.apicids), ("nodes", self.nodes)):
@@ -64,6 +67,9 @@ class MachineSpec:
             irq_next=self.irq_next,
             device_nodes=dict(self.device_nodes),
             caching_mode=self.caching_mode,
+            used_irqs=self.used_irqs,
+            dynirq_base=self.dynirq_base,
+            hidden_vectors=self.hidden_vectors,
         )
 
 

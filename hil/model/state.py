@@ -159,12 +159,14 @@ class MachineState:
     def remapped(self) -> bool:
         return self.ir is not IrType.NONE
 
-    def allocation_symbol(self, kind: str, key: str) -> str:
-        """`kind[key]` for the first allocation of vector `key`, then `kind[key]#n`: a
-        freed and reallocated vector's number is not the old one's."""
+    def allocation_symbols(self, key: str) -> tuple[str, str]:
+        """The irq and IRTE symbols of a new allocation starting at vector `key`:
+        `irq[key]`, `irte[key]`, with `#n` from its n-th allocation on (a
+        reallocated vector's irq number and IRTE need not be the old ones)."""
         n = self.allocations.get(key, 0) + 1
         self.allocations[key] = n
-        return f"{kind}[{key}]" if n == 1 else f"{kind}[{key}]#{n}"
+        suffix = "" if n == 1 else f"#{n}"
+        return f"irq[{key}]{suffix}", f"irte[{key}]{suffix}"
 
     def register(self, irq: IrqState) -> IrqState:
         self._serial += 1

@@ -15,12 +15,12 @@ import pytest
 from hil.model.model import DeviceCaps, InterruptModel
 from hil.model.steps import Step
 from hil.plugin.reporting import report_run
-from hil.plugin.session import LabMachine, LabSession, MachineUnavailable
+from hil.plugin.session import LabMachine, LabSession, MachineBusy, MachineUnavailable
 from hil.scenario.bundle import write_bundle
 from hil.scenario.client import AttachedDevice
 from hil.scenario.runner import RunResult, run_on_machine
 
-__all__ = ["device", "hil_pair", "hil_run", "lab", "machine", "model"]
+__all__ = ["device", "hil_pair", "hil_run", "lab", "machine", "model", "reach"]
 
 
 @pytest.fixture(scope="session")
@@ -41,8 +41,15 @@ def hil_pair(request: pytest.FixtureRequest) -> tuple[str, str]:
 
 @pytest.fixture
 def machine(lab: LabSession, hil_pair: tuple[str, str]) -> LabMachine:
+    return reach(lab, hil_pair[0])
+
+
+def reach(lab: LabSession, name: str) -> LabMachine:
+    """The machine, or a skip (leased by another session) or an infrastructure failure."""
     try:
-        return lab.machine(hil_pair[0])
+        return lab.machine(name)
+    except MachineBusy as exc:
+        pytest.skip(f"{name}: {exc}")
     except MachineUnavailable as exc:
         pytest.fail(f"infrastructure: {exc}", pytrace=False)
 
@@ -58,13 +65,20 @@ def device(
     )
     if profile.driver is None:
         pytest.skip(f"profile {profile.name} names no hil.devices driver for {ref.name}")
-    attached = machine.client.attach_device(ref.name, bdf, profile.driver)
-    machine.attached[ref.name] = attached
     try:
-        yield attached
+        lease = lab.lease(f"device:{machine.name}/{ref.name}")
+    except MachineBusy as exc:
+        pytest.skip(str(exc))
+    try:
+        attached = machine.client.attach_device(ref.name, bdf, profile.driver, ref.expendable)
+        machine.attached[ref.name] = attached
+        try:
+            yield attached
+        finally:
+            machine.attached.pop(ref.name, None)
+            machine.client.detach_device(ref.name)
     finally:
-        machine.attached.pop(ref.name, None)
-        machine.client.detach_device(ref.name)
+        lab.release(lease)
 
 
 def _virtual_pci_id(machine: LabMachine, name: str) -> str | None:

@@ -47,6 +47,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--lab-evidence", dest="hil_evidence", default="hil-evidence", metavar="DIR",
         help="where evidence bundles are written",
     )  # fmt: skip
+    group.addoption(
+        "--lab-lease-wait", dest="hil_lease_wait", type=float, default=0.0, metavar="SECONDS",
+        help="wait this long for a machine or device another session holds, then skip",
+    )  # fmt: skip
     parser.addini("lab_inventory", "lab inventory YAML used when --lab is not given")
 
 
@@ -75,7 +79,12 @@ def pytest_configure(config: pytest.Config) -> None:
                 raise ConfigError(problems)
         except ConfigError as exc:
             raise pytest.UsageError(f"bad lab inventory:\n{exc}") from None
-        session = LabSession(inventory, profiles, Path(config.getoption("hil_evidence")))
+        session = LabSession(
+            inventory,
+            profiles,
+            Path(config.getoption("hil_evidence")),
+            lease_wait_s=config.getoption("hil_lease_wait"),
+        )
     config.stash[LAB_KEY] = session
 
 

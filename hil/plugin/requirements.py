@@ -15,7 +15,7 @@ import pytest
 
 from hil.model.kernel import KernelVersion
 from hil.model.vocabulary import IrType
-from hil.plugin.session import LabMachine, LabSession
+from hil.plugin.session import LabMachine, LabSession, MachineBusy
 
 _OPS: dict[str, Callable[[tuple[int, ...], tuple[int, ...]], bool]] = {
     ">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq,
@@ -69,4 +69,8 @@ def pair_skip_reason(
     mark = item.get_closest_marker("hil_requires")
     if mark is None:
         return None
-    return machine_skip_reason(session.machine(machine), mark)
+    try:
+        lab_machine = session.machine(machine)
+    except MachineBusy as exc:
+        return f"{machine}: {exc}"
+    return machine_skip_reason(lab_machine, mark)

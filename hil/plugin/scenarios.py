@@ -17,7 +17,8 @@ import pytest
 from hil.lab.configfile import ConfigError
 from hil.lab.inventory import DeviceRef
 from hil.model.steps import Fire, FireStored
-from hil.plugin.session import MachineUnavailable
+from hil.plugin.fixtures import reach
+from hil.plugin.session import MachineBusy
 from hil.scenario.loader import Scenario, load_scenario
 from hil.scenario.roles import fill_roles
 from hil.scenario.runner import RunResult, run_on_machine
@@ -97,10 +98,7 @@ class ScenarioItem(pytest.Item):
             why = session.device_unavailable(machine_spec, ref.name)
             if why:
                 pytest.skip(f"{ref.name} cannot exist on {machine_name}: {why}")
-        try:
-            lm = session.machine(machine_name)
-        except MachineUnavailable as exc:
-            pytest.fail(f"infrastructure: {exc}", pytrace=False)
+        lm = reach(session, machine_name)
         req = self.scenario.spec.applies_to.requires
         mark = pytest.mark.hil_requires(
             ir={"yes": True, "no": False}.get(req.ir), kernel=req.kernel
@@ -109,7 +107,13 @@ class ScenarioItem(pytest.Item):
         if reason:
             pytest.skip(reason)
         attached = {}
+        leases = []
         try:
+            for ref in roles.values():
+                try:
+                    leases.append(session.lease(f"device:{machine_name}/{ref.name}"))
+                except MachineBusy as exc:
+                    pytest.skip(str(exc))
             for role, ref in roles.items():
                 profile = session.profile(ref)
                 pci_id = ref.pci_id
@@ -121,7 +125,7 @@ class ScenarioItem(pytest.Item):
                 driver = self.scenario.spec.devices[role].driver or profile.driver
                 if driver is None:
                     pytest.skip(f"profile {profile.name} names no hil.devices driver")
-                attached[role] = lm.client.attach_device(role, bdf, driver)
+                attached[role] = lm.client.attach_device(role, bdf, driver, ref.expendable)
                 lm.attached[role] = attached[role]
                 fires = any(
                     isinstance(s, Fire | FireStored) and s.device == role
@@ -144,6 +148,8 @@ class ScenarioItem(pytest.Item):
             for role in attached:
                 lm.attached.pop(role, None)
                 lm.client.detach_device(role)
+            for lease in leases:
+                session.release(lease)
         if not self.result.ok:
             raise ScenarioError(
                 f"model and machine disagree on {machine_name}:\n{self.result.table()}\nevidence: {bundle}"  # noqa: E501

@@ -11,6 +11,7 @@ at its end; machines `hil lab up` started are left running.
 from __future__ import annotations
 
 import os
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,8 @@ from hil.model.calibration import Calibration
 from hil.model.kernel import KernelVersion
 from hil.model.vocabulary import IrType
 from hil.scenario.client import AttachedDevice, MachineClient
-from hil.virtlab.lab import VirtualLab, device_unavailable, machine_quirks
+from hil.lab.leases import Lease, LeaseBusy, LeaseManager
+from hil.virtlab.lab import VirtualLab, device_unavailable, machine_quirks, state_root
 from hil.virtlab.vm import BootError, VirtualMachine
 
 LOCAL_STATE = Path("/var/lib/pcie-hil")
@@ -32,6 +34,16 @@ LOCAL_STATE = Path("/var/lib/pcie-hil")
 
 class MachineUnavailable(RuntimeError):
     """The machine could not be reached; str() is the reason tests report."""
+
+
+class MachineBusy(MachineUnavailable):
+    """Another session holds the machine's or device's lease: a skip, not a failure."""
+
+    def __init__(self, exc: LeaseBusy) -> None:
+        super().__init__(str(exc))
+
+LEASE_TTL_S = 6 * 3600.0
+"""Long enough for a nightly run; a dead owner is detected by its pid, not the TTL."""
 
 
 @dataclass
@@ -64,8 +76,17 @@ class LabMachine:
 
 
 class LabSession:
-    def __init__(self, inventory: Inventory, profiles: ProfileSet, results_dir: Path) -> None:
+    def __init__(
+        self,
+        inventory: Inventory,
+        profiles: ProfileSet,
+        results_dir: Path,
+        lease_wait_s: float = 0.0,
+        lease_dir: Path | None = None,
+    ) -> None:
         self.inventory = inventory
+        self.lease_wait_s = lease_wait_s
+        self.leases = LeaseManager(lease_dir or state_root() / "leases", uuid.uuid4().hex[:12])
         self.profiles = profiles
         self.results_dir = results_dir
         self.virtual = VirtualLab([m for m in inventory.machines if m.virtual], progress=self._log)
@@ -81,11 +102,23 @@ class LabSession:
     def device_unavailable(self, machine: Machine, device: str) -> str | None:
         return device_unavailable(machine, device)
 
+    def lease(self, resource: str) -> Lease:
+        """Lease a machine or device for this session; MachineBusy if another holds it."""
+        try:
+            return self.leases.acquire(resource, LEASE_TTL_S, self.lease_wait_s)
+        except LeaseBusy as exc:
+            raise MachineBusy(exc) from None
+
+    def release(self, lease: Lease) -> None:
+        self.leases.release(lease)
+
     def machine(self, name: str) -> LabMachine:
         cached = self._machines.get(name)
         if cached is None:
             try:
                 cached = self._connect(name)
+            except MachineBusy as exc:
+                cached = exc
             except (BootError, OSError, RuntimeError) as exc:
                 cached = MachineUnavailable(f"{name}: {exc}")
             self._machines[name] = cached
@@ -97,6 +130,8 @@ class LabSession:
         machine = self.inventory.machine(name)
         if machine is None:
             raise MachineUnavailable(f"no machine {name} in {self.inventory.path}")
+        if machine.exclusive_lease:
+            self.lease(f"machine:{name}")
         vm = None
         booted = False
         if machine.transport is Transport.VIRTUAL:
@@ -151,6 +186,7 @@ class LabSession:
                     entry.vm.stop()
                 else:
                     entry.vm.disconnect()
+        self.leases.release_session()
 
 
 def worker_id() -> str:

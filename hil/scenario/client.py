@@ -45,9 +45,13 @@ class MachineClient:
         args = {"bdf": bdf, "pci_id": pci_id, "instance": instance}
         return str(self.transport.call("resolve_device", args))
 
-    def attach_device(self, name: str, bdf: str, driver: str) -> AttachedDevice:
+    def attach_device(
+        self, name: str, bdf: str, driver: str, expendable: bool = False
+    ) -> AttachedDevice:
         raw = self.transport.call(
-            "attach_device", {"name": name, "bdf": bdf, "driver": driver}, timeout=60
+            "attach_device",
+            {"name": name, "bdf": bdf, "driver": driver, "expendable": expendable},
+            timeout=60,
         )
         return AttachedDevice(name=name, **raw)
 

@@ -8,13 +8,13 @@ answer from the machine it is judged against.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from hil.model.calibration import Calibration
 from hil.model.model import DeviceCaps, InterruptModel
 from hil.model.prediction import Prediction
 from hil.model.steps import Step, describe
-from hil.model.verdict import Bindings, FieldStatus, StepVerdict, judge
+from hil.model.verdict import Bindings, FieldStatus, FieldVerdict, StepVerdict, judge
 from hil.model.vocabulary import StepOutcome
 
 
@@ -62,6 +62,20 @@ def _show(value: object) -> str:
     if isinstance(value, tuple) and value and isinstance(value[0], tuple):
         return ",".join(f"cpu{c}:{n}" for c, n in value)
     return str(value)
+
+
+def _with_kernel_log(
+    verdict: StepVerdict, prediction: Prediction, observed: StepOutcome
+) -> StepVerdict:
+    """Kernel log anomalies (No irq handler, spurious, DMAR fault) fail a step
+    unless the model predicted an interrupt going astray in it."""
+    if not observed.notes:
+        return verdict
+    astray = bool(prediction.outcome.lost) or bool(prediction.outcome.spurious)
+    status = FieldStatus.MATCH if astray else FieldStatus.MISMATCH
+    shown = "lost or spurious interrupt" if astray else "nothing astray"
+    extra = FieldVerdict("dmesg", shown, observed.notes, status)
+    return replace(verdict, fields=(*verdict.fields, extra))
 
 
 def judge_steps(

@@ -285,7 +285,14 @@ class VirtualMachine:
             alive=lambda: self._boot_problem(state.pgid),
             name=state.name,
         )
-        self._transport.wait_hello(timeout)
+        try:
+            self._transport.wait_hello(timeout)
+        except TransportError as exc:
+            self.disconnect()
+            raise BootError(
+                f"{state.name}: its agent did not greet within {timeout:.0f} s; another "
+                f"controller may hold its only connection ({exc})"
+            ) from exc
         self.state = state
         return state
 
