@@ -244,7 +244,9 @@ class MachineOps:
             if dev.links:
                 report = restore_links(dev.links)
                 if report.failed:
-                    raise OperationError(f"{dev.bdf}: links not restored: {', '.join(report.failed)}")
+                    raise OperationError(
+                        f"{dev.bdf}: links not restored: {', '.join(report.failed)}"
+                    )
 
     def _device(self, name: str) -> OpenedDevice:
         try:

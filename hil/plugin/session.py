@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from hil.lab.inventory import DeviceRef, Inventory, Machine, Transport
+from hil.lab.leases import Lease, LeaseBusy, LeaseManager
 from hil.lab.machine import MachineOps
 from hil.lab.profiles import Profile, ProfileSet
 from hil.lab.transport.local import LocalTransport
@@ -25,7 +26,6 @@ from hil.model.calibration import Calibration
 from hil.model.kernel import KernelVersion
 from hil.model.vocabulary import IrType
 from hil.scenario.client import AttachedDevice, MachineClient
-from hil.lab.leases import Lease, LeaseBusy, LeaseManager
 from hil.virtlab.lab import VirtualLab, device_unavailable, machine_quirks, state_root
 from hil.virtlab.vm import BootError, VirtualMachine
 
@@ -41,6 +41,7 @@ class MachineBusy(MachineUnavailable):
 
     def __init__(self, exc: LeaseBusy) -> None:
         super().__init__(str(exc))
+
 
 LEASE_TTL_S = 6 * 3600.0
 """Long enough for a nightly run; a dead owner is detected by its pid, not the TTL."""

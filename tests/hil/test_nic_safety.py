@@ -24,17 +24,20 @@ def test_nic_with_default_route_is_refused_and_one_without_is_restored(
     native = call("current_driver", {"bdf": bdf})
     if native is None:
         pytest.skip(f"{ref.name} has no native driver on {machine.name}: no interface to protect")
+    driver = lab.profile(ref).driver
+    assert driver is not None
     lease = lab.lease(f"device:{machine.name}/{ref.name}")
     try:
-        call("set_test_link", {"bdf": bdf, "up": True, "address": "192.0.2.10/24", "default_route": True})
+        link = {"bdf": bdf, "up": True, "address": "192.0.2.10/24", "default_route": True}
+        call("set_test_link", link)
         with pytest.raises(AgentError, match="default route"):
-            machine.client.attach_device(ref.name, bdf, "igb" if "igb" in ref.profile else "e1000e")
+            machine.client.attach_device(ref.name, bdf, driver)
         assert call("current_driver", {"bdf": bdf}) == native, "a refused device must stay bound"
 
         call("set_test_link", {"bdf": bdf, "up": True, "address": None, "default_route": False})
         with pytest.raises(AgentError, match="expendable"):
-            machine.client.attach_device(ref.name, bdf, ref.profile)
-        machine.client.attach_device(ref.name, bdf, ref.profile, expendable=True)
+            machine.client.attach_device(ref.name, bdf, driver)
+        machine.client.attach_device(ref.name, bdf, driver, expendable=True)
         assert call("current_driver", {"bdf": bdf}) == "vfio-pci"
         machine.client.detach_device(ref.name)
         assert call("current_driver", {"bdf": bdf}) == native
