@@ -31,6 +31,7 @@ from hil.scenario.bundle import write_bundle
 from hil.scenario.client import AttachedDevice
 from hil.scenario.runner import RunResult, StepRecord, run_on_machine
 from hil.virtlab.lab import VirtualLab
+from hil.virtlab.vm import VirtualMachine
 
 DEVICE = "igb0"
 FIRES = 200
@@ -53,10 +54,13 @@ def private_lab(inventory: Inventory, names: Sequence[str]) -> Iterator[Path]:
         os.environ["HIL_LAB_STATE"] = state
         lab = VirtualLab([m for m in inventory.machines if m.name in names], progress=print)
         try:
-            failed = {n: r for n, r in lab.boot(list(names), persistent=True).items()
-                      if isinstance(r, Exception)}  # fmt: skip
+            booted = lab.boot(list(names), persistent=True)
+            failed = {n: r for n, r in booted.items() if isinstance(r, Exception)}
             if failed:
                 raise RuntimeError(f"boot failed: {failed}")
+            for vm in booted.values():
+                if isinstance(vm, VirtualMachine):
+                    vm.disconnect()  # the agent takes one controller at a time
             yield Path(state)
         finally:
             lab.down(list(names))

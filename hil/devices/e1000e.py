@@ -60,26 +60,21 @@ class E1000eDriver(DeviceDriver):
         self._enabled = count
         bar0 = self.io.bar(0)
         bar0.write32(IVAR, ivar_value(count))
-        # Auto-clear the causes when their MSI-X message is sent: a cause left
-        # asserted is sent again when the kernel unmasks the vector (it masks
-        # it to rewrite the message during a deferred non-IR move), which would
-        # count one fire twice.
+        # Auto-clear each cause when its MSI-X message is sent (QEMU
+        # e1000e_msix_notify_one: ICR &= ~(EIAC & cause)), so the next ICS of
+        # the same cause is new again and fires once more.
         bar0.write32(EIAC, self._cause_mask())
         bar0.write32(IMS, self._cause_mask())
 
     def fire(self, vector: int) -> None:
         if not 0 <= vector < self._enabled:
             raise DeviceError(f"e1000e: vector {vector} is not among the {self._enabled} enabled")
-        bar0 = self.io.bar(0)
-        bar0.write32(ICR, 0xFFFFFFFF)
-        bar0.write32(ICS, cause_bit(vector))
+        self.io.bar(0).write32(ICS, cause_bit(vector))
 
     def acknowledge(self, vector: int) -> None:
-        # In MSI-X mode QEMU does not clear ICR on read (the transcripts' reads
-        # showed the causes accumulating): clear the cause by writing it.
-        # Read-to-clear, as the lab's raw recipe did: a W1C write of a cause
-        # that is still asserted makes QEMU 10's e1000e resend the vector.
-        self.io.bar(0).read32(ICR)
+        # EIAC already cleared the cause when the message went out; clearing it
+        # by write-1 as well keeps a device without auto-clear fireable.
+        self.io.bar(0).write32(ICR, cause_bit(vector))
 
     def remove(self) -> None:
         if self._io is not None and self._enabled:

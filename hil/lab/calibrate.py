@@ -12,6 +12,7 @@ which depends only on the counts, stays exact.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from hil.linux.cpus import CpuHotplug
 from hil.linux.dmesg import DmesgError, dmesg_text
 from hil.linux.iommu import allow_unsafe_interrupts, detect_ir, intel_caching_mode
 from hil.linux.procinterrupts import ProcInterrupts
+from hil.linux.pci import parse_capabilities
 from hil.linux.procirq import ProcIrq
 from hil.linux.topology import Topology
 from hil.model.calibration import Calibration, CpuInfo, ExistingIrq
@@ -68,6 +70,47 @@ def machine_facts(root: Path = Path("/")) -> dict[str, Any]:
     }
 
 
+_GSI_RANGE = re.compile(r"IOAPIC\[\d+\]:.*GSI (\d+)-(\d+)")
+
+
+def gsi_top(dmesg_text: str) -> int | None:
+    """One past the highest IO-APIC GSI: the kernel's lower bound for dynamic irq numbers."""
+    tops = [int(m.group(2)) + 1 for m in _GSI_RANGE.finditer(dmesg_text)]
+    return max(tops) if tops else None
+
+
+def allocated_irqs(root: Path) -> tuple[int, ...]:
+    """Every irq descriptor the kernel has, requested or not (/sys/kernel/irq)."""
+    base = root / "sys/kernel/irq"
+    try:
+        return tuple(sorted(int(p.name) for p in base.iterdir() if p.name.isdigit()))
+    except OSError:
+        return ()
+
+
+def _msi_kind_of_irqs(root: Path) -> dict[int, tuple[str, str]]:
+    """irq -> (bdf, "msi" | "msix") from every device's msi_irqs folder."""
+    out: dict[int, tuple[str, str]] = {}
+    for folder in (root / "sys/bus/pci/devices").glob("*/msi_irqs"):
+        for entry in folder.iterdir():
+            if entry.name.isdigit():
+                try:
+                    out[int(entry.name)] = (folder.parent.name, entry.read_text().strip())
+                except OSError:
+                    continue
+    return out
+
+
+def _unmaskable_msi(root: Path, bdf: str, cache: dict[str, bool]) -> bool:
+    if bdf not in cache:
+        try:
+            caps = parse_capabilities((root / "sys/bus/pci/devices" / bdf / "config").read_bytes())
+            cache[bdf] = caps.msi is not None and not caps.msi.per_vector_mask
+        except OSError:
+            cache[bdf] = False
+    return cache[bdf]
+
+
 def live_calibration(root: Path = Path("/")) -> Calibration:
     text = _dmesg(root)
     table = ProcInterrupts.parse((root / "proc/interrupts").read_text())
@@ -91,6 +134,26 @@ def live_calibration(root: Path = Path("/")) -> Calibration:
         cpu = effective[0]
         allocated[cpu] = allocated.get(cpu, 0) + 1
         existing.append(ExistingIrq(irq=row.irq, cpu=cpu, affinity=tuple(affinity)))
+    # Non-maskable MSI vectors hold a real CPU vector from allocation on (no
+    # reservation mode), with or without a handler.  Without one they are
+    # missing from /proc/interrupts: place them by their effective affinity
+    # when /proc/irq/N exists (requested once), else count them as hidden.
+    hidden = 0
+    maskless: dict[str, bool] = {}
+    for irq, (bdf, kind) in _msi_kind_of_irqs(root).items():
+        listed = table.irqs.get(irq)
+        if kind != "msi" or (listed is not None and listed.actions):
+            continue
+        if not _unmaskable_msi(root, bdf, maskless):
+            continue
+        try:
+            effective = procirq.effective_affinity(irq)
+        except OSError:
+            effective = ()
+        if len(effective) == 1:
+            allocated[effective[0]] = allocated.get(effective[0], 0) + 1
+        else:
+            hidden += 1
     cpus = tuple(
         CpuInfo(
             cpu=c.cpu,
@@ -109,4 +172,7 @@ def live_calibration(root: Path = Path("/")) -> Calibration:
         allocated=allocated,
         existing_irqs=tuple(existing),
         caching_mode=bool(intel_caching_mode(root)),
+        used_irqs=allocated_irqs(root),
+        dynirq_base=gsi_top(text),
+        hidden_vectors=hidden,
     )

@@ -4,10 +4,11 @@ Each step is handled the way vfio-pci and the kernel handle it (see
 docs/model.md for every rule with its kernel function and versions).  The
 model keeps exact values where the calibration allows and marks the rest:
 vector numbers are uncertain without calibrated bitmaps, IRTE and irq numbers
-relative without their first free index.  Where timing decides (a second
-affinity write inside the IR cleanup window on 6.6+) the prediction carries
-the other outcome as an alternative, and `adopt()` lets the runner follow
-whichever one the machine took.
+relative (one symbol per allocation) when their free ones were not seen, CPU
+choices uncertain when vectors the calibration could not see might decide
+them.  Where timing decides (a second affinity write inside the IR cleanup
+window on 6.6+) the prediction carries the other outcome as an alternative,
+and `adopt()` lets the runner follow whichever one the machine took.
 """
 
 from __future__ import annotations
@@ -283,7 +284,9 @@ def _view(
     )
 
 
-def _mark_placement_uncertain(m: MachineState, irq: IrqState, key: str, uncertain: set[str]) -> None:
+def _mark_placement_uncertain(
+    m: MachineState, irq: IrqState, key: str, uncertain: set[str]
+) -> None:
     """Its CPU was a guess: so are the vector, the effective CPU and a compat message."""
     uncertain.update((f"{key}.cpu", f"{key}.vector"))
     if irq.effective_override is None:
@@ -796,10 +799,10 @@ class _Handlers:
         if landing.kind is LandingKind.UNKNOWN:
             # Its freed IRTE may now be any later vector's: any of them may receive it.
             self.r.uncertain.update({"lost", "spurious"})
-            for vs in self.all_vectors():
-                self.watch(vs.device, vs.entry)
-                self.r.uncertain.add(f"delivered.{vs.device}[{vs.entry}].per_cpu")
-                self.r.uncertain.add(f"delivered.{vs.device}[{vs.entry}].eventfd")
+            for other in self.all_vectors():
+                self.watch(other.device, other.entry)
+                self.r.uncertain.add(f"delivered.{other.device}[{other.entry}].per_cpu")
+                self.r.uncertain.add(f"delivered.{other.device}[{other.entry}].eventfd")
 
     def cpu_offline(self, step: CpuOffline) -> None:
         m = self.m

@@ -77,9 +77,14 @@ def land(m: MachineState, message: MsiMessage | None, irte: IrteRef | None) -> L
         if key is None:
             return Landing(LandingKind.UNKNOWN)
         owner = m.irte_owner.get(key)
-        if owner is None and irte is not None and irte.index is None and irte.symbol:
-            if m.intel_irte.may_be_reused(irte.symbol):
-                return Landing(LandingKind.UNKNOWN)
+        if (
+            owner is None
+            and irte is not None
+            and irte.index is None
+            and irte.symbol
+            and m.intel_irte.may_be_reused(irte.symbol)
+        ):
+            return Landing(LandingKind.UNKNOWN)
         if owner is None or not owner.ir_present:
             return Landing(LandingKind.DMAR_FAULT)
         if owner.cfg_cpu is None or owner.cfg_vector is None:

@@ -113,7 +113,9 @@ class FakeOps:
         assert bdf is not None, "the fake inventory locates devices by BDF"
         return bdf
 
-    def attach_device(self, name: str, bdf: str, driver: str) -> dict[str, Any]:
+    def attach_device(
+        self, name: str, bdf: str, driver: str, expendable: bool = False
+    ) -> dict[str, Any]:
         caps = {**DEVICE_CAPS[bdf], "numa_node": None}
         self.attached[name] = DeviceCaps(
             name=name,

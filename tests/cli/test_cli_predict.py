@@ -125,10 +125,10 @@ def test_values_without_their_base_are_relative(tmp_path: Path) -> None:
     views = vectors(body["steps"][0])
     for k in range(5):
         assert views[f"nic.msix[{k}]"]["message"]["status"] == "relative"
-        assert views[f"nic.msix[{k}]"]["message"]["relative"] == f"irte+{k}"
-        assert views[f"nic.msix[{k}]"]["irq"]["relative"] == f"irq+{k}"
+        assert views[f"nic.msix[{k}]"]["message"]["relative"] == f"irte[nic.msix[{k}]]+0"
+        assert views[f"nic.msix[{k}]"]["irq"]["relative"] == f"irq[nic.msix[{k}]]+0"
     _code, out, _err = predict(str(path))
-    assert "irte+3" in out
+    assert "irte[nic.msix[3]]+0" in out
 
 
 def test_a_scenario_without_a_machine_block_names_the_file_and_field(tmp_path: Path) -> None:

@@ -57,3 +57,30 @@ def test_cpu0_is_not_hot_pluggable_by_default() -> None:
     assert not CpuInfo(0, 0).can_unplug
     assert CpuInfo(1, 1).can_unplug
     assert CpuInfo(0, 0, hotpluggable=True).can_unplug
+
+
+def test_irq_numbers_and_hidden_vectors_round_trip_and_count_in_the_digest() -> None:
+    cal = _calibration(used_irqs=(40, 0, 24, 9), dynirq_base=24, hidden_vectors=4)
+    assert cal.used_irqs == (0, 9, 24, 40)
+    again = Calibration.from_dict(json.loads(json.dumps(cal.to_dict())))
+    assert again == cal and again.digest() == cal.digest()
+    assert cal.digest() != _calibration(used_irqs=(0, 9, 24, 40), dynirq_base=24).digest()
+    assert cal.digest() != _calibration(used_irqs=(0, 9, 24), dynirq_base=24).digest()
+    assert (
+        cal.digest()
+        == _calibration(used_irqs=(0, 9, 24, 40, 9), dynirq_base=24, hidden_vectors=4).digest()
+    )
+
+
+def test_a_bundle_from_before_these_fields_still_loads() -> None:
+    raw = _calibration().to_dict()
+    for name in ("used_irqs", "dynirq_base", "hidden_vectors"):
+        del raw[name]
+    old = Calibration.from_dict(raw)
+    assert (old.used_irqs, old.dynirq_base, old.hidden_vectors) == (None, None, 0)
+    assert old == _calibration()
+
+
+def test_negative_hidden_vectors_are_refused() -> None:
+    with pytest.raises(ValueError, match="hidden_vectors"):
+        _calibration(hidden_vectors=-1)

@@ -186,9 +186,7 @@ def test_allocator_takes_the_lowest_free_range_and_reuses_freed_numbers(
         # Never a number in use, never below the base...
         assert first >= start and not taken.intersection(span)
         # ...and the lowest such range, so freed numbers come back first.
-        lowest = next(
-            n for n in range(start, 200) if not taken.intersection(range(n, n + arg))
-        )
+        lowest = next(n for n in range(start, 200) if not taken.intersection(range(n, n + arg)))
         assert first == lowest
         taken.update(span)
         held.extend(span)

@@ -56,7 +56,7 @@ steps = st.one_of(
 )
 
 
-def _model(kernel: str, ir: bool, full: int) -> InterruptModel:
+def _model(kernel: str, ir: bool, full: int, hidden: int = 0) -> InterruptModel:
     # CPU1 starts nearly full so exhaustion, refusal and broken affinity occur.
     rules = KernelRules.for_version(kernel)
     room = sorted(rules.allocatable_vectors())
@@ -68,6 +68,7 @@ def _model(kernel: str, ir: bool, full: int) -> InterruptModel:
         vectors={1: tuple(room[: len(room) - full])},
         irq_next=30,
         irte_next=8 if ir else None,
+        hidden_vectors=hidden,
     )
     return InterruptModel(cal, DEVICES)
 
@@ -84,11 +85,12 @@ def _legal(step: Step) -> bool:
     st.booleans(),
     st.integers(0, 3),
     st.lists(steps.filter(_legal), max_size=40),
+    st.integers(0, 2),
 )
 def test_invariants_hold_after_every_step(
-    kernel: str, ir: bool, full: int, sequence: list[Step]
+    kernel: str, ir: bool, full: int, sequence: list[Step], hidden: int
 ) -> None:
-    m = _model(kernel, ir, full)
+    m = _model(kernel, ir, full, hidden)
     capacity = m.rules.usable_per_cpu
     placeholder = m.rules.placeholder_vector
     for step in sequence:
