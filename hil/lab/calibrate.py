@@ -19,8 +19,8 @@ from typing import Any
 from hil.linux.cpus import CpuHotplug
 from hil.linux.dmesg import DmesgError, dmesg_text
 from hil.linux.iommu import allow_unsafe_interrupts, detect_ir, intel_caching_mode
-from hil.linux.procinterrupts import ProcInterrupts
 from hil.linux.pci import parse_capabilities
+from hil.linux.procinterrupts import ProcInterrupts
 from hil.linux.procirq import ProcIrq
 from hil.linux.topology import Topology
 from hil.model.calibration import Calibration, CpuInfo, ExistingIrq
