@@ -22,6 +22,7 @@ EIAC = 0xDC
 
 IVAR_ENTRY_VALID = 0x8
 CAUSE_SHIFT = 20
+OTHER_VECTOR = 4
 """Causes RxQ0, RxQ1, TxQ0, TxQ1, Other are ICR bits 20..24, IVAR nibbles 0..4."""
 
 MSIX_VECTORS = 5
@@ -60,10 +61,11 @@ class E1000eDriver(DeviceDriver):
         self._enabled = count
         bar0 = self.io.bar(0)
         bar0.write32(IVAR, ivar_value(count))
-        # Auto-clear each cause when its MSI-X message is sent (QEMU
+        # Auto-clear each queue cause when its MSI-X message is sent (QEMU
         # e1000e_msix_notify_one: ICR &= ~(EIAC & cause)), so the next ICS of
-        # the same cause is new again and fires once more.
-        bar0.write32(EIAC, self._cause_mask())
+        # the same cause is new again.  OTHER (vector 4) also collects link
+        # causes; it is left to acknowledge(), which clears it by write-1.
+        bar0.write32(EIAC, self._cause_mask() & ~cause_bit(OTHER_VECTOR))
         bar0.write32(IMS, self._cause_mask())
 
     def fire(self, vector: int) -> None:

@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 from hil.devices.base import DeviceUnavailable, StoredMessageDriver
 from hil.devices.registry import driver_for
 from hil.lab.calibrate import live_calibration, machine_facts
+from hil.lab.codeid import code_digest
 from hil.lab.journal import AffinityEntry, CpuEntry, DriverEntry, Journal, restore_sessions
 from hil.lab.observe import Observer
 from hil.lab.opened import OpenedDevice
@@ -85,7 +86,12 @@ class MachineOps:
 
     # -- session --------------------------------------------------------
     def hello(self) -> dict[str, Any]:
-        return {"machine": self.machine, "kernel": os.uname().release, "pid": os.getpid()}
+        return {
+            "machine": self.machine,
+            "kernel": os.uname().release,
+            "pid": os.getpid(),
+            "code": code_digest(),
+        }
 
     def facts(self) -> dict[str, Any]:
         return machine_facts(self.root)
@@ -290,10 +296,11 @@ class MachineOps:
                     errno_name = self._cpu(cpu, online=True)
                 case S.Disable(device):
                     dev = self._device(device)
-                    if dev.index is not None:
-                        dev.handle.device.disable_irqs(VFIO_INDEX[dev.index])
+                    index = dev.index or dev.last_index
                     dev.close_eventfds()
                     dev.index = None
+                    # Issued even when nothing is enabled: vfio answers EINVAL then.
+                    dev.handle.device.disable_irqs(VFIO_INDEX[index])
                 case _:
                     raise OperationError(f"not a step: {step!r}")
         except VfioError as exc:
@@ -336,6 +343,7 @@ class MachineOps:
                 "vfio has no IMS interface: IMS vectors cannot be allocated through vfio-pci "
                 "(use the device-stored-message steps to show the IMS argument)"
             )
+        dev.last_index = step.index
         fds = []
         for entry in range(step.count):
             if entry in step.unrequested:

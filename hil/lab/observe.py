@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hil.lab.calibrate import allocated_irqs
 from hil.lab.opened import OpenedDevice, entry_irq_map
 from hil.linux.dmesg import DmesgWindow, classify, unexpected
 from hil.linux.irqsysfs import SysIrq
@@ -35,6 +36,8 @@ SPURIOUS_ROWS = ("SPU", "ERR", "MIS")
 class Snapshot:
     per_irq: dict[int, dict[int, int]] = field(default_factory=dict)
     spurious: int = 0
+    known: set[int] = field(default_factory=set)
+    """Every irq the machine had when the step began."""
 
 
 class Observer:
@@ -65,16 +68,23 @@ class Observer:
             self.trace.remove()
             self.trace = None
 
-    def _drain_trace(self, irqs: set[int]) -> tuple[str, ...] | None:
-        """The step's irq_vectors events for the irqs under test, compacted."""
+    def _drain_trace(self, known: set[int], ours: set[int]) -> tuple[str, ...] | None:
+        """The step's irq_vectors events for the irqs under test, compacted.
+
+        Kept: events of the devices' irqs, and of irqs that did not exist when
+        the step began (vfio may allocate and free within one step, as when it
+        finds it can grant fewer MSI vectors than asked).  Other irqs of the
+        machine are its background, not the step's.
+        """
         if self.trace is None:
             return None
-        records = self.trace.events().events
+        records = [r for r in self.trace.events().events if "irq" in r.fields]
         self.trace.clear()
         for rec in records:
-            if rec.event in ("vector_config", "vector_update") and "irq" in rec.fields:
+            if rec.event in ("vector_config", "vector_update"):
                 self.vectors[rec.fields["irq"]] = rec.fields["vector"]
-        return compact_trace([(r.event, r.fields) for r in records if "irq" in r.fields], irqs)
+        keep = {r.fields["irq"] for r in records} - (known - ours)
+        return compact_trace([(r.event, r.fields) for r in records], keep)
 
     def dmesg_lines(self) -> list[str]:
         return list(self.anomalies)
@@ -98,15 +108,15 @@ class Observer:
     # -- snapshots ------------------------------------------------------
     def _spurious_total(self) -> int:
         text = (self.root / "proc/interrupts").read_text()
-        table = ProcInterrupts.parse(text)
+        table = ProcInterrupts.parse(text, irqs=())  # summary rows only: cheap on big hosts
         rows = (table.summary(name) for name in SPURIOUS_ROWS)
         return sum(row.total for row in rows if row is not None)
 
     def snapshot(self, devices: Iterable[OpenedDevice]) -> Snapshot:
         # Events logged since the last step (a native driver giving up its
         # irqs when a device was bound to vfio-pci) belong to no step.
-        self._drain_trace(set())
-        snap = Snapshot(spurious=self._spurious_total())
+        self._drain_trace(set(), set())
+        snap = Snapshot(spurious=self._spurious_total(), known=set(allocated_irqs(self.root)))
         for dev in devices:
             for fd in dev.eventfds.values():
                 _drain(fd)
@@ -146,10 +156,10 @@ class Observer:
         fired: tuple[OpenedDevice, int | None] | None,
     ) -> StepOutcome:
         devices = list(devices)
-        irqs = set(before.per_irq)
+        ours = set(before.per_irq)
         for dev in devices:
-            irqs.update(self.irq_map(dev).values())
-        trace = self._drain_trace(irqs)
+            ours.update(self.irq_map(dev).values())
+        trace = self._drain_trace(before.known, ours)
         views: list[VectorView] = []
         deliveries: list[Delivery] = []
         lost: int | None = None

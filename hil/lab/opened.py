@@ -33,6 +33,8 @@ class OpenedDevice:
     bind_record: BindRecord
     journal_handle: Any
     index: IrqIndex | None = None
+    last_index: IrqIndex = IrqIndex.MSIX
+    """The index the last Enable named, so a Disable knows which one to address."""
     count: int = 0
     eventfds: dict[int, int] = field(default_factory=dict)
     stored: MsiMessage | None = None

@@ -27,7 +27,7 @@ from hil.model.kernel import KernelVersion
 from hil.model.vocabulary import IrType
 from hil.scenario.client import AttachedDevice, MachineClient
 from hil.virtlab.lab import VirtualLab, device_unavailable, machine_quirks, state_root
-from hil.virtlab.vm import BootError, VirtualMachine
+from hil.virtlab.vm import BootError, StaleAgent, VirtualMachine
 
 LOCAL_STATE = Path("/var/lib/pcie-hil")
 
@@ -137,9 +137,15 @@ class LabSession:
         booted = False
         if machine.transport is Transport.VIRTUAL:
             vm = self.virtual.vm(name)
+            attached = False
             if vm.running():
-                vm.attach()
-            else:
+                try:
+                    vm.attach()
+                    attached = True
+                except StaleAgent as exc:
+                    self._log(f"{name}: {exc}; restarting it for this session")
+                    vm.stop()
+            if not attached:
                 vm.boot(persistent=False)
                 booted = True
             transport: Any = vm.transport

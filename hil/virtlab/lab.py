@@ -17,7 +17,7 @@ from hil.lab.inventory import Machine
 from hil.virtlab.kernels import KernelImage, ensure_kernel
 from hil.virtlab.qemu_args import VmDevice, VmSpec, unavailable_reason
 from hil.virtlab.quirks import platform_quirks
-from hil.virtlab.vm import BootError, VirtualMachine, VmState
+from hil.virtlab.vm import BootError, StaleAgent, VirtualMachine, VmState
 
 
 def state_root() -> Path:
@@ -111,13 +111,17 @@ class VirtualLab:
             vm = self.vm(name)
             try:
                 if vm.running():
-                    vm.attach()
-                    self.progress(f"{name}: already up, attached")
-                else:
-                    state = vm.boot(persistent=persistent)
-                    self.progress(
-                        f"{name}: up in {state.boot_seconds:.1f} s ({state.accel}, {state.kernel_release})"  # noqa: E501
-                    )
+                    try:
+                        vm.attach()
+                        self.progress(f"{name}: already up, attached")
+                        return name, vm
+                    except StaleAgent as exc:
+                        self.progress(f"{name}: {exc}; restarting it")
+                        vm.stop()
+                state = vm.boot(persistent=persistent)
+                self.progress(
+                    f"{name}: up in {state.boot_seconds:.1f} s ({state.accel}, {state.kernel_release})"  # noqa: E501
+                )
                 return name, vm
             except BootError as exc:
                 self.progress(f"{name}: {exc}")

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import hil
+from hil.lab.codeid import code_digest
 from hil.lab.transport.protocol import TransportError
 from hil.lab.transport.stream import StreamTransport
 from hil.virtlab.accel import kvm_works
@@ -43,6 +44,10 @@ PANIC_MARKERS = ("Kernel panic - not syncing", "end Kernel panic")
 
 class BootError(RuntimeError):
     """The machine did not come up; the message says what was seen."""
+
+
+class StaleAgent(BootError):
+    """The running guest's agent runs other framework code than this controller."""
 
 
 @dataclass(frozen=True)
@@ -294,6 +299,13 @@ class VirtualMachine:
                 f"controller may hold its only connection ({exc})"
             ) from exc
         self.state = state
+        hello = self._transport.hello or {}
+        if hello.get("code") != code_digest():
+            self.disconnect()
+            raise StaleAgent(
+                f"{state.name} runs framework code {hello.get('code')}, this checkout is "
+                f"{code_digest()}: restart it (`hil lab down {state.name}`; `hil lab up`)"
+            )
         return state
 
     @property
