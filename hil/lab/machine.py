@@ -66,6 +66,9 @@ class MachineOps:
             "restore",
             "dmesg_since_mark",
             "bench_raw_fire",
+            "set_test_link",
+            "link_is_up",
+            "current_driver",
         }
     )
 

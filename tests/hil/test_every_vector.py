@@ -26,10 +26,12 @@ def test_every_vector_fires_once_on_the_predicted_cpu(
     steps += [Fire(device.name, k) for k in range(count)]
     steps.append(Disable(device.name))
     result = hil_run(steps)
-    fired = [r for r in result.records if isinstance(r.step, Fire)]
-    for record in fired:
-        delivered = [d for d in record.observed.deliveries if d.entry == record.step.entry]
-        assert delivered and delivered[0].total == 1, f"{record.step}: {delivered}"
+    # hil_run already judged every count and CPU against the model; here: each
+    # fire reached its own vector and no other one.
+    for record in result.records:
+        if isinstance(record.step, Fire):
+            reached = {d.entry for d in record.observed.deliveries if d.total}
+            assert reached == {record.step.entry}, f"{record.step}: {record.observed.deliveries}"
 
 
 @pytest.mark.hil_device(profiles=["e1000e", "igb"])
