@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from hil.model.prediction import Prediction, Relative
-from hil.model.verdict import DUPLICATED_REMAPPED_MSI, Bindings, FieldStatus, judge
+from hil.model.verdict import DUPLICATED_MSI, Bindings, FieldStatus, judge
 from hil.model.vocabulary import Delivery, IrqIndex, MsiMessage, StepOutcome, VectorView
 
 
@@ -44,7 +44,7 @@ def test_a_delivery_to_a_vector_the_model_did_not_name_is_a_mismatch() -> None:
 
 def test_duplicated_msi_quirk_tolerates_only_doubling_on_the_predicted_cpu() -> None:
     predicted = Prediction(fire(((3, 1),), 1))
-    quirk = frozenset({DUPLICATED_REMAPPED_MSI})
+    quirk = frozenset({DUPLICATED_MSI})
     assert (
         statuses(predicted, fire(((3, 2),), 2))["delivered.nic[0].per_cpu"] is FieldStatus.MISMATCH
     )
