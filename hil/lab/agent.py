@@ -92,6 +92,12 @@ def serve(ops: MachineOps, rfd: int, wfd: int, *, virtio: bool, ephemeral: bool)
             except ValueError:
                 send(reply_line(0, error=("BadRequest", "not JSON")))
                 continue
+            if request.get("op") == "crash_guest" and virtio:
+                # Fault injection for the virtual lab only (a guest is disposable;
+                # over SSH this request is refused like any unknown operation).
+                send(reply_line(int(request.get("id", 0)), result=None))
+                with open("/proc/sysrq-trigger", "w") as trigger:
+                    trigger.write("c")
             if request.get("op") == "poweroff":
                 send(reply_line(int(request.get("id", 0)), result=None))
                 ops.session_end()
