@@ -38,7 +38,8 @@ HEADER = f"{'machine':<22} {'kernel':<28} {'IR':<6} passed failed skipped error"
 
 def _machine_of(nodeid: str) -> str:
     """Tests on a pair carry `[machine/device]` in their id; anything else is `-`."""
-    return nodeid.split("[", 1)[1].split("/", 1)[0] if "[" in nodeid else "-"
+    param = nodeid.rsplit("[", 1)[1] if "[" in nodeid else ""
+    return param.split("/", 1)[0] if "/" in param else "-"
 
 
 def machine_rows(
