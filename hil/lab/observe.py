@@ -22,7 +22,7 @@ from hil.lab.opened import OpenedDevice, entry_irq_map
 from hil.linux.dmesg import DmesgWindow, classify, unexpected
 from hil.linux.irqsysfs import SysIrq
 from hil.linux.msixtable import MsixEntry
-from hil.linux.pci import PciSysfs, read_msi_message
+from hil.linux.pci import PciSysfs, parse_capabilities, read_msi_message
 from hil.linux.procinterrupts import ProcInterrupts
 from hil.linux.procirq import ProcIrq
 from hil.linux.tracefs import Tracefs
@@ -170,17 +170,21 @@ class Observer:
                 table = dev.io.read_msix_table(max(dev.known_entries) + 1)
             for entry in sorted(dev.known_entries):
                 views.append(self._view(dev, entry, mapping.get(entry), table))
-            if fired is not None and fired[0] is dev:
-                total = 0
-                for entry in sorted(dev.known_entries):
-                    irq = mapping.get(entry)
-                    delta = self._delta(irq, before)
-                    total += sum(n for _, n in delta)
-                    fd = dev.eventfds.get(entry)
-                    deliveries.append(
-                        Delivery(dev.name, entry, delta, _drain(fd) if fd is not None else None)
-                    )
-                lost = max(0, 1 - total)
+            is_fired = fired is not None and fired[0] is dev
+            total = 0
+            for entry in sorted(dev.known_entries):
+                delta = self._delta(mapping.get(entry), before)
+                fd = dev.eventfds.get(entry)
+                count = _drain(fd) if fd is not None else None
+                total += sum(n for _, n in delta)
+                # A fire reports every vector of its device; other steps report
+                # only what arrived (a latched interrupt released by an unmask).
+                if is_fired or delta or count:
+                    deliveries.append(Delivery(dev.name, entry, delta, count))
+            if is_fired:
+                assert fired is not None
+                latched = fired[1] is not None and self._pending(dev, fired[1])
+                lost = max(0, 1 - total - int(latched))
         anomalies = [a.line for a in unexpected(classify(r.text for r in self.dmesg.since()))]
         self.anomalies.extend(anomalies)
         return StepOutcome(
@@ -195,6 +199,16 @@ class Observer:
             trace=trace,
             notes=tuple(anomalies),
         )
+
+    def _pending(self, dev: OpenedDevice, entry: int) -> bool:
+        """The MSI-X PBA bit of `entry`: a fire to a masked vector is latched, not lost."""
+        if dev.index is not IrqIndex.MSIX:
+            return False
+        msix = parse_capabilities(self.pci.config_bytes(dev.bdf)).msix
+        if msix is None:
+            return False
+        word = dev.io.bar(msix.pba_bir).read64(msix.pba_offset + 8 * (entry // 64))
+        return bool(word >> (entry % 64) & 1)
 
     def _delta(self, irq: int | None, before: Snapshot) -> tuple[tuple[int, int], ...]:
         if irq is None:
