@@ -185,8 +185,13 @@ class VirtualMachine:
         pgid_holder: list[int] = []
         self._start_ivshmem_servers(pgid_holder)
         log = self.boot_log.open("wb")
+        # vng runs its helpers (virtme-run) by name: the venv's bin must be on PATH
+        # even when this Python was started by its full path.
+        venv_bin = str(Path(sys.executable).parent)
+        env = {**os.environ, "PATH": f"{venv_bin}:{os.environ.get('PATH', '')}"}
         proc = subprocess.Popen(
             self._command(persistent, accel_kvm),
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
