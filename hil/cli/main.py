@@ -18,9 +18,11 @@ from hil.cli.rejudge import rejudge_bundles
 from hil.cli.report import report
 from hil.cli.restore import restore
 from hil.cli.scenario import scenario
+from hil.cli.selftest import selftest
 
 COMMANDS: tuple[click.Command, ...] = (
     check,
+    selftest,
     devices,
     irqs,
     lab,

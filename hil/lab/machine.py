@@ -30,7 +30,7 @@ from hil.lab.journal import AffinityEntry, CpuEntry, DriverEntry, Journal, resto
 from hil.lab.observe import Observer
 from hil.lab.opened import OpenedDevice
 from hil.lab.restorer import SysfsRestorer
-from hil.lab.safety import check_device_safe, restore_links
+from hil.lab.safety import check_device_safe, irqbalance_policy, restore_links
 from hil.lab.testlinks import link_is_up, set_test_link
 from hil.linux.binding import DriverBinding
 from hil.linux.cpulist import format_cpulist
@@ -181,6 +181,11 @@ class MachineOps:
             # Over SSH the agent knows the controller's address and its own.
             ssh = os.environ.get("SSH_CONNECTION", "").split()
             controller_addresses = [ssh[0], ssh[2]] if len(ssh) == 4 else []
+        # irqbalance rewrites affinities behind a test's back: refuse rather than
+        # judge a machine someone else is steering.
+        balancing = irqbalance_policy(self.root)
+        if balancing is not None:
+            raise OperationError(balancing)
         safety = check_device_safe(self.root, bdf, expendable, controller_addresses)
         if safety.refusal is not None:
             raise OperationError(safety.refusal)
