@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import select
+import signal
 import sys
 import time
 import traceback
@@ -98,6 +99,11 @@ def serve(ops: MachineOps, rfd: int, wfd: int, *, virtio: bool, ephemeral: bool)
                 send(reply_line(int(request.get("id", 0)), result=None))
                 with open("/proc/sysrq-trigger", "w") as trigger:
                     trigger.write("c")
+            if request.get("op") == "kill_agent" and virtio:
+                # Fault injection for the virtual lab only: the agent dies as if
+                # the OOM killer or an operator had SIGKILLed it.
+                send(reply_line(int(request.get("id", 0)), result=None))
+                os.kill(os.getpid(), signal.SIGKILL)
             if request.get("op") == "poweroff":
                 send(reply_line(int(request.get("id", 0)), result=None))
                 ops.session_end()

@@ -55,3 +55,11 @@ def test_guest_panic_is_reported_with_the_boot_log(guest: VirtualMachine) -> Non
     log = Path(guest.boot_log).read_text(errors="replace")
     assert "Kernel panic" in log or "sysrq" in log.lower(), "the boot log keeps the evidence"
     assert str(failure.value)
+
+
+def test_killed_agent_ends_the_call_quickly(guest: VirtualMachine) -> None:
+    guest.transport.call("kill_agent", timeout=30)
+    start = time.monotonic()
+    with pytest.raises(TransportError):
+        guest.transport.call("facts", timeout=120)
+    assert time.monotonic() - start < DEADLINE_S
