@@ -10,6 +10,7 @@ prints what was restored and what failed; exit 1 if anything failed.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +31,7 @@ from hil.lab.journal import (
     pending,
     restore_sessions,
 )
+from hil.lab.leases import LeaseManager
 from hil.lab.restorer import SysfsRestorer
 from hil.lab.safefile import UnsafePathError
 from hil.lab.transport.protocol import AgentError, TransportError
@@ -185,11 +187,32 @@ def restore(
     else:
         if journal is not None:
             raise click.UsageError("--journal is for this machine alone: drop --lab")
-        outcomes = [restore_machine(m) for m in _chosen(Inventory.load(inventory), machine_names)]
+        chosen = _chosen(Inventory.load(inventory), machine_names)
+        outcomes = [restore_machine(m) for m in chosen]
+        for line in clear_stale_leases(state_root() / "leases", {m.name for m in chosen}):
+            click.echo(line)
     for outcome in outcomes:
         _print(outcome)
     if any(o.failed for o in outcomes):
         raise click.exceptions.Exit(EXIT_FAILED)
+
+
+def clear_stale_leases(directory: Path, machines: set[str]) -> list[str]:
+    """Release the leases of these machines whose owners are gone; live ones stay."""
+    if not directory.is_dir():
+        return []
+    manager = LeaseManager(directory, f"restore-{os.getpid()}")
+    lines = []
+    for info in manager.list():
+        name = info.resource.partition(":")[2]
+        if name.split("/", 1)[0] not in machines:
+            continue
+        if info.stale is None:
+            lines.append(f"lease {info.resource}: held by live session {info.owner}; left alone")
+            continue
+        manager.release(manager.acquire(info.resource, ttl=1.0))
+        lines.append(f"lease {info.resource}: released ({info.stale})")
+    return lines
 
 
 def _chosen(inv: Inventory, names: tuple[str, ...]) -> list[Machine]:
