@@ -87,7 +87,7 @@ def test_a_huge_cpu_range_is_refused_before_it_is_expanded() -> None:
     start = time.monotonic()
     with pytest.raises(ValueError, match="CPU numbers go from 0 to 8191"):
         parse_cpus(f"0-{10**15}")
-    assert time.monotonic() - start < 0.1
+    assert time.monotonic() - start < 5  # refused at once; it once took 82 s
 
 
 @pytest.mark.parametrize(
