@@ -19,7 +19,7 @@ from typing import Any
 from hil.linux.cpus import CpuHotplug
 from hil.linux.dmesg import DmesgError, dmesg_text
 from hil.linux.iommu import allow_unsafe_interrupts, detect_ir, intel_caching_mode
-from hil.linux.pci import parse_capabilities
+from hil.linux.pci import PciSysfs, parse_capabilities
 from hil.linux.procinterrupts import ProcInterrupts
 from hil.linux.procirq import ProcIrq
 from hil.linux.topology import Topology
@@ -101,10 +101,10 @@ def _msi_kind_of_irqs(root: Path) -> dict[int, tuple[str, str]]:
     return out
 
 
-def _unmaskable_msi(root: Path, bdf: str, cache: dict[str, bool]) -> bool:
+def _unmaskable_msi(pci: PciSysfs, bdf: str, cache: dict[str, bool]) -> bool:
     if bdf not in cache:
         try:
-            caps = parse_capabilities((root / "sys/bus/pci/devices" / bdf / "config").read_bytes())
+            caps = parse_capabilities(pci.config_bytes(bdf))
             cache[bdf] = caps.msi is not None and not caps.msi.per_vector_mask
         except OSError:
             cache[bdf] = False
@@ -140,11 +140,12 @@ def live_calibration(root: Path = Path("/")) -> Calibration:
     # when /proc/irq/N exists (requested once), else count them as hidden.
     hidden = 0
     maskless: dict[str, bool] = {}
+    pci = PciSysfs(root)
     for irq, (bdf, kind) in _msi_kind_of_irqs(root).items():
         listed = table.irqs.get(irq)
         if kind != "msi" or (listed is not None and listed.actions):
             continue
-        if not _unmaskable_msi(root, bdf, maskless):
+        if not _unmaskable_msi(pci, bdf, maskless):
             continue
         try:
             effective = procirq.effective_affinity(irq)

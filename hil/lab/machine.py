@@ -82,7 +82,7 @@ class MachineOps:
         self.pci = PciSysfs(root)
         self.procirq = ProcIrq(root)
         self.hotplug = CpuHotplug(root)
-        self.observer = Observer(root, state_dir, self.session_id)
+        self.observer = Observer(root, self.session_id)
         self.devices: dict[str, OpenedDevice] = {}
         self.offlined: set[int] = set()
         self.touched_irqs: set[int] = set()
@@ -196,7 +196,7 @@ class MachineOps:
         record = self.binding.bind(bdf, "vfio-pci")
         self.journal.mark_applied(handle_entry)
         try:
-            group = self._pci_device(bdf).iommu_group
+            group = pci.iommu_group
             if group is None:
                 raise OperationError(f"{bdf} has no IOMMU group: is the IOMMU on?")
             closer = ExitStack()

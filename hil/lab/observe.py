@@ -41,9 +41,8 @@ class Snapshot:
 
 
 class Observer:
-    def __init__(self, root: Path, state_dir: Path, session_id: str) -> None:
+    def __init__(self, root: Path, session_id: str) -> None:
         self.root = root
-        self.state_dir = state_dir
         self.sysirq = SysIrq(root)
         self.procirq = ProcIrq(root)
         self.pci = PciSysfs(root)
@@ -156,15 +155,14 @@ class Observer:
         fired: tuple[OpenedDevice, int | None] | None,
     ) -> StepOutcome:
         devices = list(devices)
-        ours = set(before.per_irq)
-        for dev in devices:
-            ours.update(self.irq_map(dev).values())
+        maps = {dev.name: self.irq_map(dev) for dev in devices}
+        ours = set(before.per_irq).union(*(m.values() for m in maps.values()))
         trace = self._drain_trace(before.known, ours)
         views: list[VectorView] = []
         deliveries: list[Delivery] = []
         lost: int | None = None
         for dev in devices:
-            mapping = self.irq_map(dev)
+            mapping = maps[dev.name]
             table = None
             if dev.index is IrqIndex.MSIX and dev.known_entries:
                 table = dev.io.read_msix_table(max(dev.known_entries) + 1)
