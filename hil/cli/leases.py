@@ -15,8 +15,9 @@ import click
 from rich.table import Table
 
 from hil.cli.output import CommandError, console, reports_errors
-from hil.lab.leases import DEFAULT_LEASE_DIR, LeaseError, LeaseInfo, LeaseManager
+from hil.lab.leases import LeaseError, LeaseInfo, LeaseManager
 from hil.lab.safefile import UnsafePathError
+from hil.virtlab.lab import state_root
 
 LISTING_SESSION = "hil-leases"
 """The session id of a LeaseManager that only lists; it never acquires anything."""
@@ -27,13 +28,15 @@ LISTING_SESSION = "hil-leases"
     "--dir",
     "directory",
     type=click.Path(path_type=Path, file_okay=False),
-    default=DEFAULT_LEASE_DIR,
-    show_default=True,
-    help="The lab's lease folder.",
+    default=None,
+    help="The lab's lease folder [default: leases/ in the lab state folder, where "
+    "pytest sessions and `hil restore` keep them: $HIL_LAB_STATE, /run/pcie-hil as root].",
 )
 @reports_errors
-def leases(directory: Path) -> None:
+def leases(directory: Path | None) -> None:
     """List leases on machines and devices: resource, owner, since, TTL left, stale."""
+    if directory is None:
+        directory = state_root() / "leases"
     if not directory.is_dir():
         click.echo(f"no leases: {directory} does not exist")
         return

@@ -60,6 +60,9 @@ class E1000eDriver(DeviceDriver):
         self._enabled = count
         bar0 = self.io.bar(0)
         bar0.write32(IVAR, ivar_value(count))
+        # The link came up on its own after vfio's reset of the device: LSC set
+        # ICR's Other cause, which would fire vector 4 the moment IMS allows it.
+        bar0.write32(ICR, 0xFFFFFFFF)
         bar0.write32(IMS, self._cause_mask())
 
     def fire(self, vector: int) -> None:

@@ -23,6 +23,7 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,18 @@ def _wait_host(fd: int) -> None:
         time.sleep(0.2)
 
 
+def _reexec() -> None:
+    """A fresh agent process for the next controller, started as soon as the last one left.
+
+    Python's imports take a minute or more in a loaded TCG guest: done while
+    no controller waits, the next one is greeted sooner.  (Keeping one process
+    for all controllers was tried: the guest's virtio-serial port, reused after
+    its host end closed, stopped passing the next greeting.)  A controller whose
+    code is newer asks for `reexec` again (see `VirtualMachine.attach`).
+    """
+    os.execv(sys.executable, [sys.executable, "-m", "hil.lab.agent", *sys.argv[1:]])
+
+
 def _dispatch(ops: MachineOps, request: dict[str, Any]) -> bytes:
     request_id = int(request.get("id", 0))
     op = request.get("op")
@@ -73,18 +86,23 @@ def serve(ops: MachineOps, rfd: int, wfd: int, *, virtio: bool, ephemeral: bool)
         while data:
             data = data[os.write(wfd, data) :]
 
+    if virtio:
+        _wait_host(rfd)
     send(hello_line(ops.hello()))
+    if not _session(ops, rfd, send, virtio=virtio):
+        return
+    ops.session_end()
+    if virtio and not ephemeral:
+        _reexec()
+
+
+def _session(ops: MachineOps, rfd: int, send: Callable[[bytes], None], *, virtio: bool) -> bool:
+    """Answer one controller until it leaves (True) or asks the agent to end (False)."""
     buffer = b""
     while True:
         chunk = os.read(rfd, 65536)
         if not chunk:
-            ops.session_end()
-            if not virtio or ephemeral:
-                return
-            _wait_host(rfd)
-            # A fresh process for every controller: code edited on the host
-            # since `hil lab up` is what the next session runs.
-            os.execv(sys.executable, [sys.executable, "-m", "hil.lab.agent", *sys.argv[1:]])
+            return True
         buffer += chunk
         while b"\n" in buffer:
             line, _, buffer = buffer.partition(b"\n")
@@ -93,21 +111,28 @@ def serve(ops: MachineOps, rfd: int, wfd: int, *, virtio: bool, ephemeral: bool)
             except ValueError:
                 send(reply_line(0, error=("BadRequest", "not JSON")))
                 continue
-            if request.get("op") == "crash_guest" and virtio:
+            request_id = int(request.get("id", 0))
+            op = request.get("op")
+            if op == "crash_guest" and virtio:
                 # Fault injection for the virtual lab only (a guest is disposable;
                 # over SSH this request is refused like any unknown operation).
-                send(reply_line(int(request.get("id", 0)), result=None))
+                send(reply_line(request_id, result=None))
                 with open("/proc/sysrq-trigger", "w") as trigger:
                     trigger.write("c")
-            if request.get("op") == "kill_agent" and virtio:
+            if op == "kill_agent" and virtio:
                 # Fault injection for the virtual lab only: the agent dies as if
                 # the OOM killer or an operator had SIGKILLed it.
-                send(reply_line(int(request.get("id", 0)), result=None))
+                send(reply_line(request_id, result=None))
                 os.kill(os.getpid(), signal.SIGKILL)
-            if request.get("op") == "poweroff":
-                send(reply_line(int(request.get("id", 0)), result=None))
+            if op == "reexec" and virtio:
+                # The controller found this agent's code older than its own.
+                send(reply_line(request_id, result=None))
                 ops.session_end()
-                return
+                _reexec()
+            if op == "poweroff":
+                send(reply_line(request_id, result=None))
+                ops.session_end()
+                return False
             send(_dispatch(ops, request))
 
 

@@ -192,6 +192,10 @@ class VirtualSpec(_Strict):
                     ("devices", i, "numa_node"),
                     f"{dev.numa_node}, but the machine has numa_nodes: {self.numa_nodes}",
                 )
+        if self.numa_nodes > self.cpus:
+            raise FieldProblem(
+                ("numa_nodes",), f"{self.numa_nodes} nodes need at least as many cpus ({self.cpus})"
+            )
         if self.x2apic and self.iommu != "intel":
             raise FieldProblem(("x2apic",), "x2apic (intel-iommu eim=on) needs iommu: intel")
         if self.x2apic and not self.intremap:

@@ -13,10 +13,9 @@ One file per entry (`<session>.<seq>.json`, 0600, written atomically by
 `hil.lab.safefile`) keeps each transition a single rename: there is no
 moment in which an entry is half written or two entries share a file.
 
-Fault injection: `kill_point(name)` is called at every transition.  Arming
-one point (env `HIL_KILL_AT=<point>[:<n>]` or `arm_kill_point`) makes the
-n-th pass through it SIGKILL the process, so tests can prove that restore
-works from every state a crash can leave behind.
+Fault injection: `kill_point(name)` (hil.lab.killpoints) is called at
+every transition, so tests can prove that restore works from every state a
+crash can leave behind.
 """
 
 from __future__ import annotations
@@ -25,13 +24,13 @@ import enum
 import json
 import os
 import re
-import signal
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+from hil.lab.killpoints import kill_point
 from hil.lab.safefile import (
     UnsafePathError,
     ensure_private_dir,
@@ -43,77 +42,7 @@ from hil.lab.safefile import (
 )
 
 DEFAULT_JOURNAL_DIR = Path("/var/lib/pcie-hil/journal")
-KILL_AT_ENV = "HIL_KILL_AT"
 JOURNAL_FORMAT = 1
-
-KILL_POINTS: tuple[str, ...] = (
-    "record.before-write",
-    "record.after-temp-write",
-    "record.after-rename",
-    "mark-applied.before-write",
-    "mark-applied.after-temp-write",
-    "mark-applied.after-rename",
-    "restore.before-one",
-    "restore.after-restore-one",
-    "restore.after-remove-one",
-)
-"""Every transition at which a crash can happen, in the order a session passes them."""
-
-
-# --- fault injection -------------------------------------------------------------------------
-
-
-@dataclass
-class _KillSwitch:
-    armed: str | None = None
-    nth: int = 1
-    passes: dict[str, int] = field(default_factory=dict)
-    env_read: bool = False
-
-
-_switch = _KillSwitch()
-
-
-def _parse_kill_at(value: str) -> tuple[str, int]:
-    name, _, count = value.partition(":")
-    if name not in KILL_POINTS:
-        raise ValueError(f"{KILL_AT_ENV}={value!r}: unknown kill point; known: {KILL_POINTS}")
-    if not count:
-        return name, 1
-    if not count.isdigit() or int(count) < 1:
-        raise ValueError(f"{KILL_AT_ENV}={value!r}: the count after ':' must be a number >= 1")
-    return name, int(count)
-
-
-def arm_kill_point(name: str, nth: int = 1) -> None:
-    """Make the `nth` pass through kill point `name` SIGKILL this process."""
-    _switch.armed, _switch.nth = _parse_kill_at(f"{name}:{nth}")
-    _switch.passes.clear()
-    _switch.env_read = True
-
-
-def disarm_kill_points() -> None:
-    """Forget any armed point, including one from the environment."""
-    _switch.armed = None
-    _switch.passes.clear()
-    _switch.env_read = True
-
-
-def kill_point(name: str) -> None:
-    """A crash site: dies here with SIGKILL when this point is armed and its pass count is due."""
-    if name not in KILL_POINTS:
-        raise ValueError(f"unknown kill point {name!r}")
-    if not _switch.env_read:
-        _switch.env_read = True
-        value = os.environ.get(KILL_AT_ENV)
-        if value:
-            _switch.armed, _switch.nth = _parse_kill_at(value)
-    if _switch.armed != name:
-        return
-    _switch.passes[name] = _switch.passes.get(name, 0) + 1
-    if _switch.passes[name] == _switch.nth:
-        os.kill(os.getpid(), signal.SIGKILL)
-
 
 # --- entries ---------------------------------------------------------------------------------
 

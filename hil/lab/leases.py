@@ -44,7 +44,6 @@ from hil.lab.safefile import (
     write_private_file,
 )
 
-DEFAULT_LEASE_DIR = Path("/var/lib/pcie-hil/leases")
 LEASE_FORMAT = 1
 LEASE_SUFFIX = ".lease"
 LOCK_SUFFIX = ".lock"

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import errno
 import os
-import select
 import subprocess
 import time
 import uuid
@@ -26,8 +25,9 @@ from hil.devices.base import DeviceUnavailable, StoredMessageDriver
 from hil.devices.registry import driver_for
 from hil.lab.calibrate import live_calibration, machine_facts
 from hil.lab.codeid import code_digest
+from hil.lab.firing import paced_fires
 from hil.lab.journal import AffinityEntry, CpuEntry, DriverEntry, Journal, restore_sessions
-from hil.lab.observe import Observer
+from hil.lab.observe import Fired, Observer
 from hil.lab.opened import OpenedDevice
 from hil.lab.restorer import SysfsRestorer
 from hil.lab.safety import check_device_safe, irqbalance_policy, restore_links
@@ -66,6 +66,7 @@ class MachineOps:
             "restore",
             "dmesg_since_mark",
             "bench_raw_fire",
+            "bench_bare_vectors",
             "set_test_link",
             "link_is_up",
             "current_driver",
@@ -274,7 +275,7 @@ class MachineOps:
         before = self.observer.snapshot(self.devices.values())
         errno_name: str | None = None
         granted: int | None = None
-        fired: tuple[OpenedDevice, int | None] | None = None
+        fired: Fired | None = None
         try:
             match decoded:
                 case S.Enable():
@@ -286,10 +287,8 @@ class MachineOps:
                     self._set(dev, entry, -1)
                 case S.Affinity(device, entry, cpus):
                     errno_name = self._affinity(self._device(device), entry, cpus)
-                case S.Fire(device, entry):
-                    dev = self._device(device)
-                    dev.driver.fire(entry)
-                    fired = (dev, entry)
+                case S.Fire(device, entry, times):
+                    fired = self._fire(self._device(device), entry, times)
                 case S.Store(device, entry):
                     self._store(self._device(device), entry)
                 case S.FireStored(device):
@@ -297,18 +296,13 @@ class MachineOps:
                     if not isinstance(dev.driver, StoredMessageDriver):
                         raise OperationError(f"{device}'s driver cannot store a message")
                     dev.driver.fire_stored()
-                    fired = (dev, None)
+                    fired = Fired(dev, None)
                 case S.CpuOffline(cpu):
                     errno_name = self._cpu(cpu, online=False)
                 case S.CpuOnline(cpu):
                     errno_name = self._cpu(cpu, online=True)
                 case S.Disable(device):
-                    dev = self._device(device)
-                    index = dev.index or dev.last_index
-                    dev.close_eventfds()
-                    dev.index = None
-                    # Issued even when nothing is enabled: vfio answers EINVAL then.
-                    dev.handle.device.disable_irqs(VFIO_INDEX[index])
+                    self._disable(self._device(device))
                 case _:
                     raise OperationError(f"not a step: {step!r}")
         except VfioError as exc:
@@ -316,33 +310,61 @@ class MachineOps:
         except DeviceUnavailable as exc:
             raise OperationError(str(exc)) from exc
         if fired is not None:
-            self.observer.wait_delivery(fired[0], fired[1], before, FIRE_DEADLINE_S)
-            if fired[1] is not None:
-                fired[0].driver.acknowledge(fired[1])
+            self.observer.wait_delivery(fired.device, fired.entry, before, FIRE_DEADLINE_S)
+            if fired.entry is not None:
+                fired.device.driver.acknowledge(fired.entry)
         return self.observer.outcome(
             number, S.describe(decoded), self.devices.values(), before, errno_name, granted,
             fired=fired,
         )  # fmt: skip
 
+    def _fire(self, dev: OpenedDevice, entry: int, times: int) -> Fired:
+        """All but the last fire of a burst paced here; the last is the step's own."""
+        consumed = 0
+        if times > 1:
+            if entry not in dev.eventfds:
+                raise OperationError(
+                    f"fire {dev.name}[{entry}] x{times}: a burst needs a requested vector "
+                    "(its eventfd paces the fires); fire it once per step instead"
+                )
+            paced = paced_fires(dev, entry, times - 1, FIRE_DEADLINE_S)
+            for _ in range(times - 1 - paced.fired):
+                dev.driver.fire(entry)  # one did not arrive: the rest cannot be paced
+            consumed = paced.received
+        dev.driver.fire(entry)
+        return Fired(dev, entry, times, consumed)
+
     def bench_raw_fire(self, device: str, entry: int, count: int) -> dict[str, Any]:
         """Fire a requested vector `count` times, each time waiting for and reading its
         eventfd, with no observation: the bare pace `benchmarks/` compares steps with."""
         dev = self._device(device)
-        fd = dev.eventfds.get(entry)
-        if fd is None:
+        if entry not in dev.eventfds:
             raise OperationError(f"{device}[{entry}] has no eventfd: enable and request it first")
-        poller = select.poll()
-        poller.register(fd, select.POLLIN)
-        fired = received = 0
         start = time.perf_counter()
-        while fired < count:
-            dev.driver.fire(entry)
-            fired += 1
-            if not poller.poll(int(FIRE_DEADLINE_S * 1000)):
-                break
-            received += int.from_bytes(os.read(fd, 8), "little")
-            dev.driver.acknowledge(entry)
-        return {"seconds": time.perf_counter() - start, "fired": fired, "received": received}
+        paced = paced_fires(dev, entry, count, FIRE_DEADLINE_S)
+        return {
+            "seconds": time.perf_counter() - start,
+            "fired": paced.fired,
+            "received": paced.received,
+        }
+
+    def bench_bare_vectors(self, device: str, count: int) -> dict[str, Any]:
+        """Enable `count` MSI-X vectors, fire each once (paced), disable: the device work
+        of an every-vector test with nothing observed, the bare side `benchmarks/`
+        compares a whole test with."""
+        dev = self._device(device)
+        start = time.perf_counter()
+        self._enable(S.Enable(device, IrqIndex.MSIX, count))
+        received = sum(paced_fires(dev, k, 1, FIRE_DEADLINE_S).received for k in range(count))
+        self._disable(dev)
+        return {"seconds": time.perf_counter() - start, "received": received}
+
+    def _disable(self, dev: OpenedDevice) -> None:
+        index = dev.index or dev.last_index
+        dev.close_eventfds()
+        dev.index = None
+        # Issued even when nothing is enabled: vfio answers EINVAL then.
+        dev.handle.device.disable_irqs(VFIO_INDEX[index])
 
     def _enable(self, step: S.Enable) -> int | None:
         dev = self._device(step.device)
@@ -395,6 +417,11 @@ class MachineOps:
             os.close(fd)
             raise
         dev.known_entries.add(entry)
+        if entry >= dev.count:
+            # vfio allocated it past the enabled block (dynamic MSI-X, 6.5+):
+            # the device must now route a cause to it too.
+            dev.count = entry + 1
+            dev.driver.enable_vectors(dev.count)
 
     def _affinity(self, dev: OpenedDevice, entry: int, cpus: tuple[int, ...]) -> str | None:
         irq = self.observer.irq_of(dev, entry)

@@ -32,6 +32,18 @@ from hil.model.vocabulary import Delivery, IrqIndex, MsiMessage, StepOutcome, Ve
 SPURIOUS_ROWS = ("SPU", "ERR", "MIS")
 
 
+@dataclass(frozen=True)
+class Fired:
+    """What a fire step sent, for its outcome to be judged against."""
+
+    device: OpenedDevice
+    entry: int | None
+    """None: a stored message, which may reach any vector."""
+    times: int = 1
+    consumed: int = 0
+    """Eventfd counts a burst read (to pace its fires) before its last fire."""
+
+
 @dataclass
 class Snapshot:
     per_irq: dict[int, dict[int, int]] = field(default_factory=dict)
@@ -77,8 +89,7 @@ class Observer:
         """
         if self.trace is None:
             return None
-        records = [r for r in self.trace.events().events if "irq" in r.fields]
-        self.trace.clear()
+        records = [r for r in self.trace.drain().events if "irq" in r.fields]
         for rec in records:
             if rec.event in ("vector_config", "vector_update"):
                 self.vectors[rec.fields["irq"]] = rec.fields["vector"]
@@ -120,8 +131,7 @@ class Observer:
             for fd in dev.eventfds.values():
                 _drain(fd)
             for irq in self.irq_map(dev).values():
-                info = self.sysirq.read(irq)
-                snap.per_irq[irq] = info.per_cpu if info is not None else {}
+                snap.per_irq[irq] = self.sysirq.per_cpu(irq) or {}
         self.dmesg.mark()
         return snap
 
@@ -152,7 +162,7 @@ class Observer:
         before: Snapshot,
         errno_name: str | None,
         granted: int | None,
-        fired: tuple[OpenedDevice, int | None] | None,
+        fired: Fired | None,
     ) -> StepOutcome:
         devices = list(devices)
         maps = {dev.name: self.irq_map(dev) for dev in devices}
@@ -168,12 +178,14 @@ class Observer:
                 table = dev.io.read_msix_table(max(dev.known_entries) + 1)
             for entry in sorted(dev.known_entries):
                 views.append(self._view(dev, entry, mapping.get(entry), table))
-            is_fired = fired is not None and fired[0] is dev
+            is_fired = fired is not None and fired.device is dev
             total = 0
             for entry in sorted(dev.known_entries):
                 delta = self._delta(mapping.get(entry), before)
                 fd = dev.eventfds.get(entry)
                 count = _drain(fd) if fd is not None else None
+                if count is not None and fired is not None and is_fired and entry == fired.entry:
+                    count += fired.consumed
                 total += sum(n for _, n in delta)
                 # A fire reports every vector of its device; other steps report
                 # only what arrived (a latched interrupt released by an unmask).
@@ -181,8 +193,9 @@ class Observer:
                     deliveries.append(Delivery(dev.name, entry, delta, count))
             if is_fired:
                 assert fired is not None
-                latched = fired[1] is not None and self._pending(dev, fired[1])
-                lost = max(0, 1 - total - int(latched))
+                # Edges that arrive while masked merge into one pending bit: not lost.
+                latched = fired.entry is not None and self._pending(dev, fired.entry)
+                lost = 0 if latched else max(0, fired.times - total)
         anomalies = [a.line for a in unexpected(classify(r.text for r in self.dmesg.since()))]
         self.anomalies.extend(anomalies)
         return StepOutcome(
@@ -211,8 +224,7 @@ class Observer:
     def _delta(self, irq: int | None, before: Snapshot) -> tuple[tuple[int, int], ...]:
         if irq is None:
             return ()
-        info = self.sysirq.read(irq)
-        now = info.per_cpu if info is not None else {}
+        now = self.sysirq.per_cpu(irq) or {}
         old = before.per_irq.get(irq, {})
         return tuple(
             (cpu, n - old.get(cpu, 0)) for cpu, n in sorted(now.items()) if n - old.get(cpu, 0)
@@ -229,8 +241,7 @@ class Observer:
         if irq is None:
             message = table[entry].message if table is not None and entry < len(table) else None
             return VectorView(dev.name, index, entry, False, False, message=message)
-        info = self.sysirq.read(irq)
-        requested = bool(info and info.actions)
+        requested = bool(self.sysirq.actions(irq))
         effective = self._cpus(self.procirq.effective_affinity, irq)
         affinity = self._cpus(self.procirq.affinity, irq)
         if table is not None:

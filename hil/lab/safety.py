@@ -25,13 +25,13 @@ import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
-
-from pyroute2 import IPRoute
-from pyroute2.netlink.exceptions import NetlinkError
+from typing import TYPE_CHECKING, Literal
 
 from hil.linux.bdf import BDF_PATTERN, validate_bdf
 from hil.linux.sysfile import read_optional
+
+if TYPE_CHECKING:
+    from pyroute2 import IPRoute
 
 IFF_UP = 0x1
 RTN_UNICAST = 1
@@ -263,6 +263,8 @@ class _NetworkView:
                 self.controller_oifs.setdefault(oif, []).append(address)
 
     def _route_oif(self, address: IpAddress) -> int | None:
+        from pyroute2.netlink.exceptions import NetlinkError
+
         try:
             answer = self.ipr.route("get", dst=str(address))
         except NetlinkError:  # unreachable: no interface carries it
@@ -366,6 +368,8 @@ def check_device_safe(
         reasons += [f"{peer} {shared}: {why}" for why in _block_uses(root, _block_devices(path))]
     states: list[NetdevState] = []
     if own_netdevs or any(names for _, names in peer_netdevs):
+        from pyroute2 import IPRoute  # netlink costs a second of a TCG agent's start: on use only
+
         with IPRoute(netns=netns) as ipr:
             view = _NetworkView(ipr, controller)
             own_reasons, states = _netdev_refusals(
@@ -403,6 +407,9 @@ def restore_links(
     restored: list[str] = []
     failed: list[str] = []
     end = time.monotonic() + deadline_s
+    from pyroute2 import IPRoute
+    from pyroute2.netlink.exceptions import NetlinkError
+
     with IPRoute(netns=netns) as ipr:
         while waiting:
             for name in sorted(waiting):

@@ -11,8 +11,6 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 
-from pyroute2 import IPRoute
-
 TEST_NET = ipaddress.ip_network("192.0.2.0/24")
 
 
@@ -29,6 +27,8 @@ def device_netdev(root: Path, bdf: str) -> str:
 
 def set_test_link(root: Path, bdf: str, up: bool, address: str | None, default_route: bool) -> str:
     """Configure the device's first interface; returns its name."""
+    from pyroute2 import IPRoute  # only the NIC safety tests need netlink
+
     name = device_netdev(root, bdf)
     with IPRoute() as ipr:
         index = ipr.link_lookup(ifname=name)[0]
@@ -45,6 +45,8 @@ def set_test_link(root: Path, bdf: str, up: bool, address: str | None, default_r
 
 
 def link_is_up(root: Path, bdf: str) -> bool:
+    from pyroute2 import IPRoute  # only the NIC safety tests need netlink
+
     name = device_netdev(root, bdf)
     with IPRoute() as ipr:
         link = ipr.get_links(ifname=name)[0]

@@ -11,12 +11,13 @@ line is recorded as a warning so a report can show it.
 from __future__ import annotations
 
 import re
-import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from functools import cached_property, lru_cache
+from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 VfioKind = Literal["msi", "msix", "intx"]
 
@@ -50,23 +51,44 @@ def parse_vfio_action(name: str) -> VfioAction | None:
     return VfioAction(kind=kind, entry=int(m["entry"]), bdf=m["bdf"])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class IrqRow:
     """One numbered irq.  `hwirq`/`trigger` are None where the kernel printed none.
 
-    The counts are kept as a tuple aligned with `cpus` (the table's online
-    CPUs): a dict per row would cost most of the parse time and several
-    times the memory on a machine with hundreds of CPUs.  `counts` gives
-    the CPU -> count mapping.
+    The counts are `count_array`, aligned with `cpus` (the table's online
+    CPUs): a read-only row of one unsigned 64-bit matrix that holds every
+    row the parse read in bulk (dtype object for a hand-written count too
+    large for it).  Two million Python ints, in a tuple or dict per row,
+    would cost most of a full parse on a machine with hundreds of CPUs,
+    while callers read the counts of a few rows; `values` converts a row
+    to Python ints when first read, and `counts` gives the CPU -> count
+    mapping.  Rows compare by their values, not by how they are stored.
     """
 
     irq: int
     cpus: tuple[int, ...]
-    values: tuple[int, ...]
+    count_array: npt.NDArray[Any]
     chip: str
     hwirq: int | None
     trigger: str | None
     actions: tuple[str, ...]
+
+    @cached_property
+    def values(self) -> tuple[int, ...]:
+        """The counts as Python ints, aligned with `cpus`."""
+        values: list[int] = self.count_array.tolist()
+        return tuple(values)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, IrqRow):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.irq, self.cpus, self.values, self.chip, self.hwirq, self.trigger, self.actions)
 
     @property
     def counts(self) -> dict[int, int]:
@@ -255,6 +277,11 @@ class _LineReader:
             self.summaries[label] = summary
 
 
+_Line = tuple[int, int, int, int, int]
+"""(number, start, end, irq or -1, counts start) of a line; irq -1 marks a
+line read alone, any other an irq row whose counts may be fixed-width."""
+
+
 def _read_rows(text: str, pos: int, reader: _LineReader) -> None:
     """Read every line after the header into `reader`.
 
@@ -262,53 +289,60 @@ def _read_rows(text: str, pos: int, reader: _LineReader) -> None:
     converted by array operations (`_fixed_width_counts`); a row that does
     not fit that layout, and every other line, is read by
     `_LineReader.read_line`.  Rows are stored in file order either way.
-    A line is searched for other line boundaries only outside the counts a
-    bulk conversion accepts (they hold nothing but spaces and digits).
+    """
+    width = COUNT_FIELD_WIDTH * len(reader.cpus)
+    lines = _find_lines(text, pos, width, reader.wanted)
+    starts = [counts for _, _, _, irq, counts in lines if irq >= 0]
+    matrix, fits = _fixed_width_matrix(text, starts, len(reader.cpus))
+    bulk = zip(matrix, fits, strict=True)
+    for lineno, start, end, irq, counts in lines:
+        if irq >= 0:
+            values, fit = next(bulk)
+            tail = text[counts + width : end].split(None, 2) if fit else None
+            if tail:
+                reader.rows[irq] = _row_from_tail(irq, reader.cpus, values, tail)
+                continue
+            if _OTHER_LINE_BREAK.search(text, start, end):
+                raise _OtherLineBreak
+        reader.read_line(lineno, text[start:end])
+
+
+def _find_lines(text: str, pos: int, width: int, wanted: frozenset[int] | None) -> list[_Line]:
+    """Where each line from `pos` on starts and ends, skipping irq rows not `wanted`.
+
+    An irq row is left to the bulk conversion when a blank follows the
+    `width` characters after its colon.  Raises `_OtherLineBreak` where a
+    line holds another line boundary; not searched are a label of digits
+    and spaces, and the counts of a row left to the bulk conversion (it
+    accepts nothing but spaces and digits; a row it rejects is searched
+    whole by `_read_rows`).
     """
     other_break = _OTHER_LINE_BREAK.search
-    ncpus = len(reader.cpus)
-    width = COUNT_FIELD_WIDTH * ncpus
-    wanted = reader.wanted
     find = text.find
     size = len(text)
-    # (lineno, line start, line end, irq or -1 for a line read alone, counts start)
-    lines: list[tuple[int, int, int, int, int]] = []
+    lines: list[_Line] = []
     lineno = 1
     while pos < size:
         end = find("\n", pos)
         if end < 0:
             end = size
         lineno += 1
-        irq, counts = -1, 0
-        colon = find(":", pos, end)
-        if colon >= 0:
-            label = text[pos:colon].strip()
-            if label.isdigit():
-                irq = int(label)
-                if wanted is not None and irq not in wanted:
-                    pos = end + 1
-                    continue
-                counts = colon + 1
-                if not (counts + width < end and text[counts + width].isspace()):
-                    irq = -1
-                elif other_break(text, pos, counts) or other_break(text, counts + width, end):
-                    raise _OtherLineBreak
+        irq, counts = -1, find(":", pos, end) + 1
+        label = text[pos : counts - 1].strip(" ") if counts else ""
+        if label.isdigit():
+            irq = int(label)
+            if wanted is not None and irq not in wanted:
+                pos = end + 1
+                continue
+            if not (counts + width < end and text[counts + width].isspace()):
+                irq = -1
+            elif other_break(text, counts + width, end):
+                raise _OtherLineBreak
         if irq < 0 and other_break(text, pos, end):
             raise _OtherLineBreak
         lines.append((lineno, pos, end, irq, counts))
         pos = end + 1
-    values = _fixed_width_rows(text, [counts for _, _, _, irq, counts in lines if irq >= 0], ncpus)
-    k = 0
-    for lineno, start, end, irq, counts in lines:
-        if irq >= 0:
-            row_values, k = values[k], k + 1
-            tail = text[counts + width : end].split(None, 2) if row_values is not None else None
-            if tail and row_values is not None:
-                reader.rows[irq] = _row_from_tail(irq, reader.cpus, row_values, tail)
-                continue
-            if other_break(text, start, end):
-                raise _OtherLineBreak
-        reader.read_line(lineno, text[start:end])
+    return lines
 
 
 _FIELDS_PER_CHUNK = 1 << 15
@@ -317,27 +351,26 @@ then stay in the CPU cache and are reused from chunk to chunk, where arrays
 of a whole 512-CPU file would cost a page fault every 4 KiB, several times over."""
 
 
-def _fixed_width_rows(text: str, starts: list[int], ncpus: int) -> list[tuple[int, ...] | None]:
-    """The counts of the rows whose fields start at `starts`; None for a row that
-    does not fit the fixed-width layout."""
-    if not starts:
-        return []
+def _fixed_width_matrix(
+    text: str, starts: list[int], ncpus: int
+) -> tuple[npt.NDArray[np.uint64], list[bool]]:
+    """The counts of the rows whose fields start at `starts`, one matrix row each,
+    and whether each row fits the fixed-width layout (a row that does not
+    holds meaningless numbers)."""
+    matrix = np.empty((len(starts), ncpus), np.uint64)
+    fits: list[bool] = []
     width = COUNT_FIELD_WIDTH * ncpus
     # "replace" keeps one byte per character, so offsets in `text` stay valid.
     data = memoryview(text.encode("ascii", "replace"))
-    unpack = struct.Struct(f"<{ncpus}Q").unpack_from
-    row_bytes = 8 * ncpus
     per_chunk = max(1, _FIELDS_PER_CHUNK // ncpus)
     scratch = _Scratch(min(per_chunk, len(starts)) * ncpus)
-    out: list[tuple[int, ...] | None] = []
     for first in range(0, len(starts), per_chunk):
         chunk = starts[first : first + per_chunk]
         blocks = b"".join([data[s : s + width] for s in chunk])
-        values, fits = _fixed_width_counts(blocks, ncpus, scratch)
-        out.extend(
-            unpack(values.data, i * row_bytes) if fit else None for i, fit in enumerate(fits)
-        )
-    return out
+        out = matrix[first : first + len(chunk)].reshape(-1)
+        fits.extend(_fixed_width_counts(blocks, ncpus, scratch, out))
+    matrix.flags.writeable = False
+    return matrix, fits
 
 
 class _Scratch:
@@ -345,52 +378,81 @@ class _Scratch:
 
     def __init__(self, nfields: int) -> None:
         self.wide = [np.empty(nfields, np.uint64) for _ in range(3)]
-        self.narrow = [np.empty(nfields, np.uint32) for _ in range(3)]
+        self.narrow = [np.empty(nfields, np.uint32) for _ in range(4)]
+
+
+_EIGHT_ONES = 0x0101010101010101
+_FOUR_ONES = 0x01010101
 
 
 def _fixed_width_counts(
-    blocks: bytes, ncpus: int, scratch: _Scratch
-) -> tuple[np.ndarray, list[bool]]:
-    """The counts of rows of `ncpus` 11-byte fields each, and whether each row fits.
+    blocks: bytes, ncpus: int, scratch: _Scratch, out: npt.NDArray[np.uint64]
+) -> list[bool]:
+    """Write the counts of rows of `ncpus` 11-byte fields each to `out`; whether each row fits.
 
     A row fits when every field is a space and a right-aligned run of 1-10
-    digits.  Each field is read as two little-endian words, bytes 0-3 and
-    3-10 (the byte they share ties the right alignment together), checked
+    digits.  Each field is read as two little-endian words, bytes 3-10 and
+    0-3 (the byte they share ties the right alignment together), checked
     and converted eight digits at a time within a 64-bit word (SWAR), so
     the cost is a few array operations instead of an int() per count.
+    Counts of nine or ten digits are rare: the word of bytes 0-3 is only
+    checked and converted when some field of the chunk does not start
+    with three spaces.
     """
     nfields = len(blocks) // COUNT_FIELD_WIDTH
-    low = np.ndarray((nfields,), "<u8", blocks, 3, (COUNT_FIELD_WIDTH,)).copy()
-    high = np.ndarray((nfields,), "<u4", blocks, 0, (COUNT_FIELD_WIDTH,)).copy()
-    low_bad, low_spaces, wide = (a[:nfields] for a in scratch.wide)
-    high_bad, high_spaces, narrow = (a[:nfields] for a in scratch.narrow)
-    _digit_bytes(low, 0x0101010101010101, low_bad, low_spaces, wide)
-    _digit_bytes(high, 0x01010101, high_bad, high_spaces, narrow)
-    low_spaces >>= np.uint64(56)  # the last byte of a field must be a digit
-    low_bad |= low_spaces
+    bad, spaces, wide = (a[:nfields] for a in scratch.wide)
+    np.copyto(out, np.ndarray((nfields,), "<u8", blocks, 3, (COUNT_FIELD_WIDTH,)))
+    _digit_bytes(out, _EIGHT_ONES, bad, spaces, wide)
+    spaces >>= np.uint64(56)  # the last byte of a field must be a digit
+    bad |= spaces
+    _eight_digits(out)
+    high, narrow = scratch.narrow[0][:nfields], scratch.narrow[1][:nfields]
+    np.copyto(high, np.ndarray((nfields,), "<u4", blocks, 0, (COUNT_FIELD_WIDTH,)))
+    np.left_shift(high, np.uint32(8), out=narrow)
+    if not (narrow == np.uint32(0x20202000)).all():  # bytes 0-2 are not three spaces
+        _add_leading_digits(high, out, bad, scratch)
+    if not np.count_nonzero(bad):
+        return [True] * (nfields // ncpus)
+    broken: list[int] = np.bitwise_or.reduce(bad.reshape(-1, ncpus), axis=1).tolist()
+    return [not b for b in broken]
+
+
+def _eight_digits(words: npt.NDArray[np.uint64]) -> None:
+    """Turn words of eight digit values (0-9, least significant byte first:
+    the last digit in the top byte) into the numbers they spell, in place."""
+    # Pairs, then quads, then the whole: multiply-shift-mask.
+    words *= np.uint64(10 << 8 | 1)
+    words >>= np.uint64(8)
+    words &= np.uint64(0x00FF00FF00FF00FF)
+    words *= np.uint64(100 << 16 | 1)
+    words >>= np.uint64(16)
+    words &= np.uint64(0x0000FFFF0000FFFF)
+    words *= np.uint64(10000 << 32 | 1)
+    words >>= np.uint64(32)
+
+
+def _add_leading_digits(
+    high: npt.NDArray[np.uint32],
+    out: npt.NDArray[np.uint64],
+    bad: npt.NDArray[np.uint64],
+    scratch: _Scratch,
+) -> None:
+    """Check bytes 0-3 of each field (`high`), mark a broken field in `bad`
+    and add its ninth and tenth digits, bytes 1 and 2, to `out`."""
+    nfields = len(high)
+    high_bad, high_spaces, narrow = (a[:nfields] for a in scratch.narrow[1:])
+    _digit_bytes(high, _FOUR_ONES, high_bad, high_spaces, narrow)
     high_spaces &= np.uint32(0xFF)  # byte 0 is the separator: a space
     high_spaces ^= np.uint32(0xFF)
     high_bad |= high_spaces
-    bad = low_bad.astype(bool)
-    bad |= high_bad.astype(bool)
-    broken_rows = np.asarray(bad.reshape(-1, ncpus).any(axis=1))
-    fits = [not broken for broken in broken_rows.tolist()]
-    # Eight digits in `low`: pairs, then quads, then the whole (multiply-shift-mask).
-    low *= np.uint64(10 << 8 | 1)
-    low >>= np.uint64(8)
-    low &= np.uint64(0x00FF00FF00FF00FF)
-    low *= np.uint64(100 << 16 | 1)
-    low >>= np.uint64(16)
-    low &= np.uint64(0x0000FFFF0000FFFF)
-    low *= np.uint64(10000 << 32 | 1)
-    low >>= np.uint64(32)
-    # The two leading digits are bytes 1 and 2 of `high` (byte 0, the space, is 0).
+    bad |= high_bad
+    # Byte 0, the space, is 0 by now.
     high *= np.uint32(10 << 8 | 1)
     high >>= np.uint32(16)
     high &= np.uint32(0xFF)
+    wide = scratch.wide[2][:nfields]
     np.multiply(high, np.uint64(100_000_000), out=wide)
-    low += wide
-    return low, fits
+    out += wide
 
 
 def _digit_bytes(
@@ -428,38 +490,52 @@ def _irq_row(irq: int, rest: str, cpus: tuple[int, ...], ncpus: int) -> IrqRow |
     if len(parts) <= ncpus:
         return None
     try:
-        values = tuple(map(int, parts[:ncpus]))
+        values = [int(part) for part in parts[:ncpus]]
     except ValueError:
         return None
-    return _row_from_tail(irq, cpus, values, parts[ncpus:])
+    return _row_from_tail(irq, cpus, _count_array(values), parts[ncpus:])
+
+
+def _count_array(values: list[int]) -> npt.NDArray[Any]:
+    """A row's counts as an array: unsigned 64-bit, as the kernel's are, or of
+    Python ints where a hand-written count does not fit."""
+    try:
+        array = np.array(values, np.uint64)
+    except OverflowError:
+        array = np.array(values, object)
+    array.flags.writeable = False
+    return array
 
 
 def _row_from_tail(
-    irq: int, cpus: tuple[int, ...], values: tuple[int, ...], tail: list[str]
+    irq: int, cpus: tuple[int, ...], counts: npt.NDArray[Any], tail: list[str]
 ) -> IrqRow:
-    """The row from its counts and what follows them: chip, `hwirq-trigger`, actions."""
-    chip = tail[0]
-    tail = tail[1:]
-    hwirq: int | None = None
-    trigger: str | None = None
-    if tail:
-        m = _HWIRQ_TRIGGER.fullmatch(tail[0])
-        if m is not None:
-            digits = m[1] if m[1] is not None else m[3]
-            hwirq = int(digits) if digits else None
-            trigger = m[2]
-            tail = tail[1:]
-    actions_text = " ".join(tail)
-    actions = tuple(a.strip() for a in actions_text.split(", ")) if actions_text else ()
-    return IrqRow(
-        irq=irq,
-        cpus=cpus,
-        values=values,
-        chip=chip,
-        hwirq=hwirq,
-        trigger=trigger,
-        actions=actions,
-    )
+    """The row from its counts and what follows them, split at most twice:
+    chip, `hwirq-trigger`, actions."""
+    hwirq_trigger = _hwirq_trigger(tail[1]) if len(tail) > 1 else None
+    if hwirq_trigger is None:
+        hwirq, trigger = None, None
+        actions_text = " ".join(tail[1:])
+    else:
+        hwirq, trigger = hwirq_trigger
+        actions_text = tail[2] if len(tail) > 2 else ""
+    actions = tuple(map(str.strip, actions_text.split(", "))) if actions_text else ()
+    # Positional: keywords make a frozen dataclass markedly slower to build.
+    return IrqRow(irq, cpus, counts, tail[0], hwirq, trigger, actions)
+
+
+@lru_cache(maxsize=4096)
+def _hwirq_trigger(token: str) -> tuple[int | None, str | None] | None:
+    """`hwirq-trigger`, `-trigger` or `hwirq` as (hwirq, trigger); None for any other token.
+
+    Cached: 6.2+ kernels number the hwirqs of each device from 0, so a
+    machine's thousands of rows repeat a few dozen of these tokens.
+    """
+    m = _HWIRQ_TRIGGER.fullmatch(token)
+    if m is None:
+        return None
+    digits = m[1] if m[1] is not None else m[3]
+    return (int(digits) if digits else None), m[2]
 
 
 def _summary_row(name: str, rest: str, cpus: tuple[int, ...], ncpus: int) -> SummaryRow | None:

@@ -116,6 +116,7 @@ class Tracefs:
         self.tracing = self._find_tracing(root)
         self.instance = instance
         self.dir = self.tracing / "instances" / instance if instance else self.tracing
+        self._pipe: int | None = None
 
     @staticmethod
     def _find_tracing(root: Path) -> Path:
@@ -141,6 +142,7 @@ class Tracefs:
 
     def remove(self) -> None:
         """Remove the instance; tracefs frees its buffers on rmdir."""
+        self.close_pipe()
         if self.instance is None:
             return
         try:
@@ -180,3 +182,28 @@ class Tracefs:
 
     def events(self) -> TraceLog:
         return parse_trace(self.read())
+
+    def drain(self) -> TraceLog:
+        """The events since the last drain, consumed from `trace_pipe`.
+
+        Opening `trace` waits for an RCU grace period per read and the buffer
+        must then be truncated; the pipe, opened once and read without
+        blocking, hands over each event exactly once for the cost of a read.
+        """
+        if self._pipe is None:
+            self._pipe = os.open(self.dir / "trace_pipe", os.O_RDONLY | os.O_NONBLOCK)
+        chunks: list[bytes] = []
+        while True:
+            try:
+                chunk = os.read(self._pipe, 1 << 16)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return parse_trace(b"".join(chunks).decode(errors="replace"))
+
+    def close_pipe(self) -> None:
+        if self._pipe is not None:
+            os.close(self._pipe)
+            self._pipe = None

@@ -67,14 +67,16 @@ def reserve_irq_vector(m: MachineState, irq: IrqState) -> None:
     irq.can_reserve = True
     irq.has_reserved = True
     irq.reservation_mode = True
-    m.emit(irq, "vector_reserve", ret=0)
+    if m.trace is not None:
+        m.emit(irq, "vector_reserve", ret=0)
     assign_placeholder(m, irq)
 
 
 def update_vector(m: MachineState, irq: IrqState, cpu: int, vector: int) -> None:
     """apic_update_vector: the old vector waits for cleanup if its CPU is online,
     else it is freed at once."""
-    m.emit(irq, "vector_update", vector=vector, cpu=cpu)
+    if m.trace is not None:
+        m.emit(irq, "vector_update", vector=vector, cpu=cpu)
     irq.prev = None
     if irq.vector is not None and irq.cpu is not None:
         if irq.cpu in m.online:
@@ -103,9 +105,11 @@ def assign_vector_locked(m: MachineState, irq: IrqState, dest: frozenset[int] | 
     try:
         cpu, vector = m.matrix.alloc(dest, reserved=irq.has_reserved)
     except MatrixError as error:
-        m.emit(irq, "vector_alloc", ret=_ERRNO_VALUE[error.errno])
+        if m.trace is not None:
+            m.emit(irq, "vector_alloc", ret=_ERRNO_VALUE[error.errno])
         return error.errno
-    m.emit(irq, "vector_alloc", ret=0)
+    if m.trace is not None:
+        m.emit(irq, "vector_alloc", ret=0)
     update_vector(m, irq, cpu, vector)
     if m.placement_slack:
         _judge_placement(m, irq, dest, was_uncertain)
@@ -190,7 +194,8 @@ def activate_reserved(m: MachineState, irq: IrqState) -> str | None:
 
 def activate(m: MachineState, irq: IrqState, reserve: bool) -> str | None:
     """irq_domain_activate_irq: x86_vector_activate, then IR, then msi_domain_activate."""
-    m.emit(irq, "vector_activate", reserve=int(reserve))
+    if m.trace is not None:
+        m.emit(irq, "vector_activate", reserve=int(reserve))
     error: str | None = None
     if not irq.can_reserve and not irq.managed:
         error = assign_any(m, irq)
@@ -211,7 +216,8 @@ def clear_irq_vector(m: MachineState, irq: IrqState) -> None:
     """clear_irq_vector: free the vector and any move leftover at once (VECTOR_SHUTDOWN)."""
     if irq.vector is None or irq.cpu is None:
         return
-    m.emit(irq, "vector_clear")
+    if m.trace is not None:
+        m.emit(irq, "vector_clear")
     m.matrix.free(irq.cpu, irq.vector, irq.managed)
     m.vector_irq.pop((irq.cpu, irq.vector), None)
     irq.vector = None
@@ -227,7 +233,8 @@ def deactivate(m: MachineState, irq: IrqState) -> None:
         vs.message = ZERO_MESSAGE
     irq.ir_present = False
     irq.activated = False
-    m.emit(irq, "vector_deactivate")
+    if m.trace is not None:
+        m.emit(irq, "vector_deactivate")
     if not irq.managed and not irq.can_reserve:
         return
     if irq.has_reserved:
@@ -240,7 +247,8 @@ def deactivate(m: MachineState, irq: IrqState) -> None:
 def free_vectors(m: MachineState, irq: IrqState) -> None:
     """x86_vector_free_irqs: clear the vector, drop the reservation (vector_teardown)."""
     clear_irq_vector(m, irq)
-    m.emit(irq, "vector_teardown")
+    if m.trace is not None:
+        m.emit(irq, "vector_teardown")
     if irq.has_reserved:
         m.matrix.remove_reserved()
         irq.has_reserved = False
@@ -257,7 +265,8 @@ def free_moved_vector(m: MachineState, irq: IrqState) -> None:
         m.matrix.free(cpu, vector, irq.managed)
         if m.vector_irq.get((cpu, vector)) is irq:
             del m.vector_irq[(cpu, vector)]
-        m.emit(irq, "vector_free_moved")
+        if m.trace is not None:
+            m.emit(irq, "vector_free_moved")
     irq.prev = None
     irq.move_in_progress = False
     irq.cleanup_pending = False
@@ -288,7 +297,7 @@ def set_affinity(m: MachineState, irq: IrqState, mask: frozenset[int]) -> str | 
     error = assign_vector_locked(m, irq, _online_part(m, mask))
     if error is not None:
         return error
-    irq.affinity = None if mask == m.all_cpus else mask
+    irq.affinity = None if m.spans_all(mask) else mask
     if m.remapped:
         if irq.move_in_progress:
             schedule_cleanup(m, irq)
@@ -307,7 +316,7 @@ def write_affinity(m: MachineState, irq: IrqState, mask: frozenset[int]) -> str 
     """irq_set_affinity_locked as reached from /proc/irq/N/smp_affinity_list."""
     if not irq.activated:
         # irq_set_affinity_deactivated: store only; effective shows the mask.
-        irq.affinity = None if mask == m.all_cpus else mask
+        irq.affinity = None if m.spans_all(mask) else mask
         irq.effective_override = mask
         irq.user_set = True
         m.rule("affinity-while-deactivated")
@@ -394,7 +403,7 @@ def migrate_one_irq(m: MachineState, irq: IrqState, cpu: int) -> None:
     if not any(c in m.online for c in (affinity or m.all_cpus)):
         if irq.managed:
             irq.started = False
-            irq.managed_shutdown = True
+            m.shut_down.add(irq)
             deactivate(m, irq)
             m.note(f"irq {irq.number}: managed, no online CPU left: shut down")
             return
@@ -430,9 +439,9 @@ def cpu_up(m: MachineState, cpu: int) -> None:
     irqs shut down by the unplug restart (irq_restore_affinity_of_irq); nothing
     else moves back."""
     m.set_online(cpu, True)
-    for irq in sorted((i for i in m.irqs if i.managed_shutdown), key=irq_order):
+    for irq in sorted(m.shut_down, key=irq_order):
         if irq.affinity is not None and cpu in irq.affinity:
-            irq.managed_shutdown = False
+            m.shut_down.discard(irq)
             if _assign_managed(m, irq, irq.affinity) is None:
                 irq.activated = irq.started = True
     m.rule("hotplug-no-move-back")

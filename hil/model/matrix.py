@@ -43,9 +43,22 @@ class _Buckets:
     top: int = -1
 
     def add(self, cpu: int, avail: int) -> None:
-        self.members.setdefault(avail, set()).add(cpu)
-        heapq.heappush(self.heaps.setdefault(avail, []), cpu)
-        self.top = max(self.top, avail)
+        members = self.members.get(avail)
+        if members is None:
+            # Created together, and only here: setdefault would build a spare set
+            # and list on every call, and a count changes on every allocation.
+            members = self.members[avail] = set()
+            self.heaps[avail] = []
+        members.add(cpu)
+        heap = self.heaps[avail]
+        if len(heap) > 2 * len(members) + 64:
+            # Every change of a CPU's count pushes it again: drop the stale entries
+            # (a sorted list is a heap) so the heaps stay as small as the buckets.
+            heap[:] = sorted(members)
+        else:
+            heapq.heappush(heap, cpu)
+        if avail > self.top:
+            self.top = avail
 
     def remove(self, cpu: int, avail: int) -> None:
         self.members[avail].discard(cpu)

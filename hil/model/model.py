@@ -17,7 +17,7 @@ import copy
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from hil.model import domain
 from hil.model.calibration import Calibration
@@ -62,7 +62,7 @@ from hil.model.vocabulary import (
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class _Result:
     """What a step handler found, before it becomes a StepOutcome."""
 
@@ -152,7 +152,8 @@ class InterruptModel:
                 uncertain |= alt_uncertain
                 relative = {**alt_relative, **relative}
                 rules = rules + tuple(r for r in alt_rules if r not in rules)
-        return Prediction(
+        return _build(
+            Prediction,
             outcome=outcome,
             uncertain=frozenset(uncertain),
             relative=relative,
@@ -186,10 +187,11 @@ def _run(
     m.rules_used = []
     m.trace = [] if isinstance(step, _TRACED_STEPS) else None
     result = _Handlers(m).handle(step)
-    uncertain = set(result.uncertain)
+    uncertain = result.uncertain
     relative: dict[str, Relative] = {}
     views = [_view(m, vs, uncertain, relative) for vs in result.views]
-    views += [_gone_view(vs) for vs in result.gone]
+    if result.gone:
+        views += [_gone_view(vs) for vs in result.gone]
     deliveries = []
     for key in result.watched:
         counts = result.deliveries.get(key)
@@ -200,13 +202,16 @@ def _run(
         else:
             per_cpu = tuple(sorted(counts.items()))
             eventfd = sum(counts.values()) if vs is not None and vs.requested else None
-        deliveries.append(Delivery(key[0], key[1], per_cpu, eventfd))
+        deliveries.append(
+            _build(Delivery, device=key[0], entry=key[1], per_cpu=per_cpu, eventfd=eventfd)
+        )
     trace = None
     if m.trace is not None:
         trace = compact_trace(m.trace)
-    outcome = StepOutcome(
+    outcome = _build(
+        StepOutcome,
         step=number,
-        action=_describe(step),
+        action=describe(step),
         errno=result.errno,
         granted=result.granted,
         vectors=tuple(views),
@@ -222,15 +227,24 @@ def _run(
 
 _TRACED_STEPS = (Enable, Request)
 
+_T = TypeVar("_T")
 
-@lru_cache(maxsize=4096)
-def _describe(step: Step) -> str:
-    """`describe`, once per distinct step: scenarios repeat the same steps."""
-    return describe(step)
+
+def _build(cls: type[_T], **fields: object) -> _T:
+    """`cls(**fields)` for a frozen dataclass given every one of its fields.
+
+    The generated __init__ of a frozen dataclass sets each field through
+    object.__setattr__, several times slower than a plain attribute, and every
+    step builds an outcome, a prediction and views.  Filling the instance dict
+    at once makes the same object (tests/model/test_model_build.py checks it
+    for every class built here)."""
+    obj = object.__new__(cls)
+    obj.__dict__.update(fields)
+    return obj
 
 
 def _affinity_tuple(m: MachineState, mask: frozenset[int] | None) -> tuple[int, ...]:
-    if mask is None or mask == m.all_cpus:
+    if mask is None or m.spans_all(mask):
         return m.all_cpus_tuple
     return _sorted_cpus(mask)
 
@@ -267,8 +281,23 @@ def _view(
     if irq.placement_uncertain:
         _mark_placement_uncertain(m, irq, key, uncertain)
     shown = irq.pending if irq.pending is not None else irq.affinity
+    masked = vs.masked if vs.maskable else None
+    made_from = (
+        vs.requested,
+        number,
+        irq.cfg_cpu,
+        vector,
+        shown,
+        irq.effective_override,
+        message,
+        masked,
+    )
+    last = vs.last_view
+    if last is not None and last[0] == made_from:
+        return last[1]
     effective = irq.effective
-    return VectorView(
+    view = _build(
+        VectorView,
         device=vs.device,
         index=vs.index,
         entry=vs.entry,
@@ -280,8 +309,10 @@ def _view(
         affinity=_affinity_tuple(m, shown),
         effective=None if effective is None else _affinity_tuple(m, effective),
         message=message,
-        masked=vs.masked if vs.maskable else None,
+        masked=masked,
     )
+    vs.last_view = (made_from, view)
+    return view
 
 
 def _mark_placement_uncertain(
@@ -753,6 +784,7 @@ class _Handlers:
             return
         self.r.views = [vs]
         if vs.maskable and vs.masked:
+            # Further edges while masked merge into the one pending bit: not a loss.
             vs.latched = True
             self.m.note(
                 f"{step.device}[{step.entry}] is masked: the interrupt is latched in "
@@ -761,7 +793,9 @@ class _Handlers:
             self.m.rule("masked-latched")
             return
         self.m.rule("fire-current-cpu")
-        self.send(step.device, vs.message, vs.irq.irte)
+        for _ in range(step.times):
+            # One at a time: the first may complete a pending move, so the rest land anew.
+            self.send(step.device, vs.message, vs.irq.irte)
 
     def store(self, step: Store) -> None:
         dev = self.device(step.device)

@@ -13,6 +13,7 @@ entries 0..8 on IRTEs 0x27..0x2f, entry 9 on 0x39).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from hil.model.vocabulary import MSI_ADDRESS_BASE, MsiMessage
 
@@ -135,11 +136,18 @@ class IrteTable:
 def intel_message(ref: IrteRef) -> MsiMessage | None:
     """fill_msi_msg: remappable format, handle in the address, data = subhandle.
     With the index unknown the handle is 0: the view reports it as relative."""
-    index = ref.index if ref.index is not None else 0
+    return _remappable_message(ref.index if ref.index is not None else 0, ref.subhandle)
+
+
+@lru_cache(maxsize=4096)
+def _remappable_message(index: int, subhandle: int) -> MsiMessage:
+    """Cached by the two numbers it is made of (an IrteRef hashes in Python): every
+    activation composes its message again, and one shared message per IRTE is
+    also what lets a view see it unchanged."""
     address = (
         MSI_ADDRESS_BASE | (index & 0x7FFF) << 5 | _IR_FORMAT | _IR_SHV | ((index >> 15) & 1) << 2
     )
-    return MsiMessage(address, ref.subhandle)
+    return MsiMessage(address, subhandle)
 
 
 def amd_message(ref: IrteRef) -> MsiMessage | None:

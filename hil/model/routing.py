@@ -8,8 +8,8 @@ message observable: it reaches whatever owns that vector *now*.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from hil.model.domain import ack_interrupt
 from hil.model.remap import IrteRef
@@ -36,8 +36,9 @@ class LandingKind(StrEnum):
     """The model cannot place the message (its freed IRTE of unknown index may be reused)."""
 
 
-@dataclass(frozen=True)
-class Landing:
+class Landing(NamedTuple):
+    """One write's fate; a tuple, not a frozen dataclass: every fire makes one."""
+
     kind: LandingKind
     cpu: int | None = None
     vector: int | None = None

@@ -16,7 +16,7 @@ from hil.model.kernel import KernelRules
 from hil.model.matrix import VectorMatrix
 from hil.model.numbers import IrqNumbers
 from hil.model.remap import AMD_IRTE_ENTRIES, INTEL_IRTE_ENTRIES, IrteRef, IrteTable
-from hil.model.vocabulary import ApicMode, IrqIndex, IrType, MsiMessage
+from hil.model.vocabulary import ApicMode, IrqIndex, IrType, MsiMessage, VectorView
 
 TraceEvent = tuple[str, dict[str, int]]
 
@@ -63,7 +63,6 @@ class IrqState:
     ir_present: bool = False
     """Its IRTE is present (set at activation, cleared at deactivation)."""
     irte: IrteRef | None = None
-    managed_shutdown: bool = False
     serial: int = 0
     """Creation order: breaks ties between irqs whose numbers are unknown."""
     placement_uncertain: bool = False
@@ -94,6 +93,9 @@ class VectorState:
     """Vectors sharing this entry's IRTE block (multi-MSI), for freeing it."""
     key: str = field(init=False)
     """`VectorView.key`, made once: every step's views name their vectors by it."""
+    last_view: tuple[tuple[object, ...], VectorView] | None = field(default=None, init=False)
+    """The last view made of this vector and what it was made from: most steps show
+    vectors they did not change, and a frozen view costs more to build than to reuse."""
 
     def __post_init__(self) -> None:
         self.key = f"{self.device}.{self.index.value}[{self.entry}]"
@@ -136,6 +138,9 @@ class MachineState:
     amd_irte: dict[str, IrteTable] = field(default_factory=dict)
     irqs: set[IrqState] = field(default_factory=set)
     """Every irq, calibration and device; ordered by `irq_order` when order matters."""
+    shut_down: set[IrqState] = field(default_factory=set)
+    """Managed irqs an unplug shut down (no online CPU left in their mask): kept apart
+    so onlining a CPU looks at these few, not at every irq of the machine."""
     vector_irq: dict[tuple[int, int], IrqState] = field(default_factory=dict)
     cleanups: list[IrqState] = field(default_factory=list)
     """Irqs whose old vector awaits the cleanup timer/IPI."""
@@ -154,10 +159,16 @@ class MachineState:
     calibration's hidden vectors, +2 per CPU choice the model could only guess."""
     allocations: dict[str, int] = field(default_factory=dict)
     """Allocations made so far per first vector key: each gets its own symbols."""
+    remapped: bool = field(init=False)
+    """`ir` is not NONE: fixed for the machine's life, and asked on every path."""
 
-    @property
-    def remapped(self) -> bool:
-        return self.ir is not IrType.NONE
+    def __post_init__(self) -> None:
+        self.remapped = self.ir is not IrType.NONE
+
+    def spans_all(self, mask: frozenset[int]) -> bool:
+        """`mask == all_cpus`, identity first: the mask usually is `all_cpus` itself, and
+        set equality compares every CPU (microseconds on a 1024-CPU machine)."""
+        return mask is self.all_cpus or mask == self.all_cpus
 
     def allocation_symbols(self, key: str) -> tuple[str, str]:
         """The irq and IRTE symbols of a new allocation starting at vector `key`:
@@ -175,6 +186,8 @@ class MachineState:
         return irq
 
     def emit(self, irq: IrqState, event: str, **fields: int) -> None:
+        """Record one trace event; callers test `trace` first, so the steps that record
+        none (most of them) do not even build the event's fields."""
         if self.trace is not None:
             self.trace.append((event, {"irq": irq.number, **fields}))
 

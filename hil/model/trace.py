@@ -47,6 +47,10 @@ def parse_event(line: str) -> tuple[str, dict[str, str]] | None:
 
 
 def _int(value: object) -> int:
+    """A field as tracefs prints it (text, any base) or as the model emits it (an int:
+    the model builds a trace on every allocating step, so it skips the round trip)."""
+    if type(value) is int:
+        return value
     return int(str(value), 0)
 
 

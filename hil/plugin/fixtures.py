@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
+from hil.lab.transport.protocol import AgentError, TransportError
 from hil.model.model import DeviceCaps, InterruptModel
 from hil.model.steps import Step
 from hil.plugin.reporting import report_run
@@ -20,7 +21,9 @@ from hil.scenario.bundle import write_bundle
 from hil.scenario.client import AttachedDevice
 from hil.scenario.runner import RunResult, run_on_machine
 
-__all__ = ["device", "hil_pair", "hil_run", "lab", "machine", "model", "reach"]
+__all__ = [
+    "device", "hil_pair", "hil_run", "lab", "machine", "machine_failure", "model", "reach",
+]  # fmt: skip
 
 
 @pytest.fixture(scope="session")
@@ -81,6 +84,16 @@ def device(
         lab.release(lease)
 
 
+def machine_failure(exc: AgentError | TransportError) -> str:
+    """One line naming whose fault it is; the report's categories match its words.
+
+    A traceback through the RPC client says nothing the remote message does not.
+    """
+    if isinstance(exc, TransportError):
+        return f"infrastructure: {exc}"
+    return f"on the machine: {exc}"
+
+
 def _virtual_pci_id(machine: LabMachine, name: str) -> str | None:
     spec = machine.machine.virtual
     if spec is None:
@@ -121,15 +134,18 @@ def hil_run(
             type(s).__name__ in ("Fire", "FireStored") for s in steps
         ):
             pytest.skip(f"{device.name}: {device.fire_unsupported}")
-        result = run_on_machine(
-            name or request.node.name,
-            machine.name,
-            steps,
-            machine.calibrate(),
-            {device.name: caps_of(device)},
-            machine.client.run_step,
-            quirks=machine.quirks,
-        )
+        try:
+            result = run_on_machine(
+                name or request.node.name,
+                machine.name,
+                steps,
+                machine.calibrate(),
+                {device.name: caps_of(device)},
+                machine.client.run_step,
+                quirks=machine.quirks,
+            )
+        except (AgentError, TransportError) as exc:
+            pytest.fail(machine_failure(exc), pytrace=False)
         bundle = write_bundle(result, lab.results_dir)
         report_run(result, machine, bundle)
         if check and not result.ok:

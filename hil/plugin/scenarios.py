@@ -16,8 +16,9 @@ import pytest
 
 from hil.lab.configfile import ConfigError
 from hil.lab.inventory import DeviceRef
+from hil.lab.transport.protocol import AgentError, TransportError
 from hil.model.steps import Fire, FireStored
-from hil.plugin.fixtures import reach
+from hil.plugin.fixtures import machine_failure, reach
 from hil.plugin.session import MachineBusy
 from hil.scenario.loader import Scenario, load_scenario
 from hil.scenario.roles import fill_roles
@@ -158,6 +159,8 @@ class ScenarioItem(pytest.Item):
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, ScenarioError):
             return str(excinfo.value)
+        if isinstance(excinfo.value, (AgentError, TransportError)):
+            return machine_failure(excinfo.value)
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Path, int, str]:

@@ -15,6 +15,7 @@ from hil.scenario.schema import (
     AffinityStep,
     DeviceStep,
     EnableStep,
+    FireStep,
     ScenarioFile,
     VectorStep,
 )
@@ -39,8 +40,8 @@ def _to_step(kind: str, value: object) -> S.Step:
             return S.Request(v.device, v.vector)
         case "release", VectorStep() as v:
             return S.Release(v.device, v.vector)
-        case "fire", VectorStep() as v:
-            return S.Fire(v.device, v.vector)
+        case "fire", FireStep() as f:
+            return S.Fire(f.device, f.vector, f.times)
         case "store", VectorStep() as v:
             return S.Store(v.device, v.vector)
         case "affinity", AffinityStep() as a:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from hil.lab.killpoints import kill_point
 from hil.model.calibration import Calibration
 from hil.model.model import DeviceCaps, InterruptModel
 from hil.model.prediction import Prediction
@@ -115,7 +116,12 @@ def run_on_machine(
     on_step: Callable[[StepRecord], None] | None = None,
     quirks: frozenset[str] = frozenset(),
 ) -> RunResult:
+    def run_then_crash_site(number: int, step: Step) -> StepOutcome:
+        outcome = run_step(number, step)
+        kill_point("run.after-step")  # the machine changed; nothing judged or restored yet
+        return outcome
+
     model = model_factory(calibration, devices)
     result = RunResult(scenario_name, machine, calibration, dict(devices), quirks=quirks)
-    result.records = judge_steps(model, steps, run_step, on_step, quirks)
+    result.records = judge_steps(model, steps, run_then_crash_site, on_step, quirks)
     return result

@@ -15,6 +15,7 @@ devices:
 steps:
   - enable: {device: nic, index: msix, count: 5, unrequested: [4]}
   - fire: {device: nic, vector: 0}
+  - fire: {device: nic, vector: 1, times: 100}   # a burst, judged as one step
   - affinity: {device: nic, vector: 0, cpus: "2-3"}
   - cpu_offline: 2
 ```
@@ -175,6 +176,10 @@ class VectorStep(_Strict):
     vector: int = Field(ge=0)
 
 
+class FireStep(VectorStep):
+    times: int = Field(1, ge=1, le=1_000_000)
+
+
 class AffinityStep(_Strict):
     device: str
     vector: int = Field(ge=0)
@@ -195,7 +200,7 @@ STEP_KINDS: dict[str, type[BaseModel] | type[int]] = {
     "request": VectorStep,
     "release": VectorStep,
     "affinity": AffinityStep,
-    "fire": VectorStep,
+    "fire": FireStep,
     "store": VectorStep,
     "fire_stored": DeviceStep,
     "cpu_offline": int,

@@ -55,9 +55,11 @@ def vm_spec(machine: Machine) -> VmSpec:
                 model=d.model,
                 options={k: str(val) for k, val in d.options.items()},
                 vectors=d.vectors,
+                numa_node=d.numa_node,
             )
             for d in v.devices
         ),
+        numa_nodes=v.numa_nodes,
     )
 
 

@@ -29,6 +29,8 @@ class VmDevice:
     model: str
     options: dict[str, str] = field(default_factory=dict)
     vectors: int | None = None
+    numa_node: int | None = None
+    """Place the device behind a pxb-pcie host bridge of this node (ACPI _PXM)."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class VmSpec:
     intremap: bool
     x2apic: bool
     devices: tuple[VmDevice, ...]
+    numa_nodes: int = 1
 
 
 @cache
@@ -85,9 +88,12 @@ def device_args(spec: VmSpec, state_dir: Path, ivshmem_sockets: dict[str, Path])
         args += ["-device", opts]
     else:
         args += ["-device", f"amd-iommu,intremap={'on' if spec.intremap else 'off'}"]
+    args += numa_bridge_args(spec)
     for i, dev in enumerate(spec.devices):
         qdev = DEVICE_MODELS[dev.model][0]
         extra = "".join(f",{k}={v}" for k, v in sorted(dev.options.items()))
+        if dev.numa_node is not None:
+            extra += f",bus={_root_port(i)}"
         if dev.model == "xhci-msi":
             args += ["-device", f"{qdev},msix=off{extra}"]
         elif dev.model == "ivshmem-doorbell":
@@ -105,3 +111,52 @@ def device_args(spec: VmSpec, state_dir: Path, ivshmem_sockets: dict[str, Path])
         else:
             args += ["-device", f"{qdev}{extra}"]
     return args
+
+
+def _root_port(device_index: int) -> str:
+    return f"hilrp{device_index}"
+
+
+def numa_bridge_args(spec: VmSpec) -> list[str]:
+    """A pxb-pcie host bridge per NUMA node that has devices, a root port per device.
+
+    Devices on the main bus report no node (`numa_node` -1); behind a pxb-pcie
+    they report its node, as a device in a second socket's root complex does,
+    so "the device's node first" in CPU choice has something to act on.
+    """
+    args: list[str] = []
+    nodes = sorted({d.numa_node for d in spec.devices if d.numa_node is not None})
+    for node in nodes:
+        bus_nr = 0x80 + 0x10 * node
+        args += ["-device", f"pxb-pcie,id=hilpxb{node},bus_nr={bus_nr},numa_node={node},bus=pcie.0"]
+    for i, dev in enumerate(spec.devices):
+        if dev.numa_node is not None:
+            args += [
+                "-device",
+                f"pcie-root-port,id={_root_port(i)},bus=hilpxb{dev.numa_node},"
+                f"chassis={0x40 + i},slot=0",
+            ]
+    return args
+
+
+def numa_node_args(spec: VmSpec) -> list[str]:
+    """virtme-ng `--numa` options: memory split evenly, CPUs in contiguous blocks."""
+    if spec.numa_nodes <= 1:
+        return []
+    mib_each, mib_left = divmod(memory_mib(spec.memory), spec.numa_nodes)
+    cpus_each, cpus_left = divmod(spec.cpus, spec.numa_nodes)
+    args: list[str] = []
+    first = 0
+    for node in range(spec.numa_nodes):
+        # The sizes must add up to the machine's memory exactly: node 0 takes the rest.
+        mib = mib_each + (mib_left if node == 0 else 0)
+        count = cpus_each + (1 if node < cpus_left else 0)
+        args += ["--numa", f"{mib}M,cpus={first}-{first + count - 1}"]
+        first += count
+    return args
+
+
+def memory_mib(memory: str) -> int:
+    """'512M' or '2G' (the inventory's memory pattern) in MiB."""
+    number, unit = int(memory[:-1]), memory[-1].upper()
+    return number * 1024 if unit == "G" else number

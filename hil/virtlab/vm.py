@@ -31,11 +31,11 @@ from typing import Any
 
 import hil
 from hil.lab.codeid import code_digest
-from hil.lab.transport.protocol import TransportError
+from hil.lab.transport.protocol import AgentError, TransportError
 from hil.lab.transport.stream import StreamTransport
 from hil.virtlab.accel import kvm_works
 from hil.virtlab.kernels import KernelImage
-from hil.virtlab.qemu_args import VmSpec, device_args, kernel_args
+from hil.virtlab.qemu_args import VmSpec, device_args, kernel_args, numa_node_args
 
 AGENT_PORT = "hil.agent"
 BOOT_TIMEOUT_S = 180.0
@@ -139,6 +139,7 @@ class VirtualMachine:
         cmd = [
             _vng(), "--verbose", "--run", str(self.kernel.vmlinuz), "--disable-microvm",
             "--cpus", str(self.spec.cpus), "--memory", self.spec.memory,
+            *numa_node_args(self.spec),
             f"--rwdir={self.rw_dir}", "--append", " ".join(kernel_args(self.spec)),
             f"--qemu={self.qemu}", f"--qemu-opts={shlex.join(qemu_opts)}", "--exec", exec_line,
         ]  # fmt: skip
@@ -280,8 +281,13 @@ class VirtualMachine:
         return self.state
 
     # -- reaching a running machine -------------------------------------
-    def attach(self, timeout: float = 30.0) -> VmState:
-        """Connect to a machine started earlier (by `hil lab up`)."""
+    def attach(self, timeout: float = 300.0) -> VmState:
+        """Connect to a machine started earlier (by `hil lab up`).
+
+        The deadline covers an agent still importing (after a boot, or after a
+        `reexec` because this checkout's code changed): Python's imports take a
+        minute or more in a loaded TCG guest.
+        """
         if not self.state_file.exists():
             raise BootError(f"{self.spec.name} is not running (no {self.state_file})")
         state = VmState.load(self.state_file)
@@ -305,6 +311,14 @@ class VirtualMachine:
             ) from exc
         self.state = state
         hello = self._transport.hello or {}
+        if hello.get("code") != code_digest():
+            # The agent was started before this checkout's last edit: a fresh one
+            # imports the code as it is now (the guest reads the host's files).
+            try:
+                self._transport.call("reexec", timeout=timeout)
+                hello = self._transport.wait_hello(timeout)
+            except (TransportError, AgentError):  # an agent older than `reexec` itself
+                hello = {}
         if hello.get("code") != code_digest():
             self.disconnect()
             raise StaleAgent(

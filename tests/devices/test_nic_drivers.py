@@ -63,8 +63,21 @@ def test_e1000e_enable_routes_five_causes_to_five_vectors() -> None:
     driver = E1000eDriver()
     driver.init(double.io)
     driver.enable_vectors(5)
-    # findings / kernel-facts §7 e1000e: IVAR (0xE4) = 0x000CBA98, IMS (0xD0) = 0x01F00000.
-    assert double.bar0.writes == [(0, 0xE4, 4, 0x000CBA98), (0, 0xD0, 4, 0x01F00000)]
+    # findings / kernel-facts §7 e1000e: IVAR (0xE4) = 0x000CBA98, IMS (0xD0) = 0x01F00000;
+    # ICR (0xC0) cleared in between.
+    assert double.bar0.writes == [
+        (0, 0xE4, 4, 0x000CBA98), (0, 0xC0, 4, 0xFFFFFFFF), (0, 0xD0, 4, 0x01F00000),
+    ]  # fmt: skip
+
+
+def test_e1000e_a_cause_pending_before_enable_does_not_fire_at_enable() -> None:
+    """The link comes up after vfio's reset: LSC sets ICR's Other cause (bit 24)."""
+    double = E1000eDouble()
+    driver = E1000eDriver()
+    driver.init(double.io)
+    double.bar0.poke(0xC0, 4, 1 << 24)
+    driver.enable_vectors(5)
+    assert double.io.fired == []
 
 
 @pytest.mark.parametrize("vector", range(5))
@@ -119,6 +132,8 @@ def test_e1000e_fewer_vectors_leave_other_causes_unrouted() -> None:
     driver.init(double.io)
     driver.enable_vectors(2)
     # IVAR nibbles 0 and 1 valid (0x8, 0x9), the rest invalid; IMS RXQ0|RXQ1.
-    assert double.bar0.writes == [(0, 0xE4, 4, 0x98), (0, 0xD0, 4, 0x00300000)]
+    assert double.bar0.writes == [
+        (0, 0xE4, 4, 0x98), (0, 0xC0, 4, 0xFFFFFFFF), (0, 0xD0, 4, 0x00300000),
+    ]  # fmt: skip
     with pytest.raises(DeviceError):
         driver.fire(2)

@@ -21,8 +21,6 @@ from pathlib import Path
 import pytest
 
 from hil.lab.journal import (
-    KILL_AT_ENV,
-    KILL_POINTS,
     AffinityEntry,
     CpuEntry,
     DriverEntry,
@@ -30,9 +28,9 @@ from hil.lab.journal import (
     Journal,
     JournalCorrupt,
     JournalEntry,
-    kill_point,
     pending,
 )
+from hil.lab.killpoints import JOURNAL_KILL_POINTS, KILL_AT_ENV, kill_point
 from hil.lab.safefile import write_private_file
 
 REPO = Path(__file__).resolve().parents[2]
@@ -148,7 +146,7 @@ def test_an_uninterrupted_session_restores_everything_itself(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("nth", [1, 3, PASSES_PER_POINT])
-@pytest.mark.parametrize("point", KILL_POINTS)
+@pytest.mark.parametrize("point", JOURNAL_KILL_POINTS)
 def test_a_crash_at_every_kill_point_is_restored(tmp_path: Path, point: str, nth: int) -> None:
     process, machine, original, journal_dir = run_session(tmp_path, f"{point}:{nth}")
     assert process.returncode == -signal.SIGKILL, (

@@ -128,3 +128,18 @@ def test_debugfs_tracing_location_is_found(tmp_path, put):
 def test_instance_names_cannot_leave_the_instances_folder(name):
     with pytest.raises(ValueError, match="bad trace instance name"):
         Tracefs(instance=name)
+
+
+def test_drain_hands_over_each_event_once(tmp_path, put, fixture_text):
+    """`trace_pipe` consumes what it returns: a regular file read from a kept offset acts alike."""
+    tracing = make_tracing(tmp_path, put)
+    tr = Tracefs(tmp_path)
+    text = fixture_text("trace_6.12_e1000e-msix_IR-on.txt")
+    put(tracing / "trace_pipe", text)
+    assert len(tr.drain().events) == 41
+    assert tr.drain().events == ()
+    with open(tracing / "trace_pipe", "a") as pipe:
+        pipe.write(text)
+    assert len(tr.drain().events) == 41
+    tr.remove()
+    assert tr._pipe is None

@@ -221,6 +221,24 @@ def test_non_ir_move_is_deferred_to_the_next_interrupt() -> None:
     assert view(p).message == MsiMessage(0xFEE02000, view(p).vector or 0)
 
 
+def test_a_burst_lands_each_fire_where_the_previous_one_left_the_vector() -> None:
+    m = model()
+    first = view(m.apply(Enable("nic", IrqIndex.MSIX, 1)))
+    m.apply(Affinity("nic", 0, (2,)))
+    p = m.apply(Fire("nic", 0, times=3))
+    assert per_cpu(p, "nic", 0) == tuple(sorted({first.cpu or 0: 1, 2: 2}.items()))
+    assert p.outcome.lost == 0
+
+
+def test_a_burst_on_a_released_vector_is_latched_once_and_nothing_is_lost() -> None:
+    m = model()
+    m.apply(Enable("nic", IrqIndex.MSIX, 2))
+    m.apply(Release("nic", 1))
+    p = m.apply(Fire("nic", 1, times=5))
+    assert view(p, 1).masked is True
+    assert p.outcome.lost == 0 and not [d for d in p.outcome.deliveries if d.per_cpu]
+
+
 def test_non_ir_last_write_wins() -> None:
     m = model()
     m.apply(Enable("nic", IrqIndex.MSIX, 1))

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from hil.lab.configfile import ConfigError
+from hil.model.steps import Fire, describe
 from hil.scenario.loader import load_scenario
 from hil.scenario.schema import MAX_CPU, parse_cpus
 
@@ -47,6 +48,13 @@ def test_the_base_file_loads(tmp_path: Path) -> None:
     assert len(load_scenario(path).steps) == 2
 
 
+def test_a_fire_burst_loads_as_one_step(tmp_path: Path) -> None:
+    path = tmp_path / "scenario_checks.yaml"
+    path.write_text(BASE + "  - fire: {device: nic, vector: 0, times: 100}\n")
+    assert load_scenario(path).steps[-1] == Fire("nic", 0, 100)
+    assert describe(Fire("nic", 0, 100)) == "fire nic[0] x100"
+
+
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [
@@ -74,6 +82,11 @@ def test_the_base_file_loads(tmp_path: Path) -> None:
             "7: machine.calibration.vectors: CPU 0 lists vectors [33] more than once",
         ),
         ("{0: [33, 34]}", "{0: [33, 256]}", "7: machine.calibration.vectors[0][1]: Input should"),
+        (
+            'cpus: "0-3"}',
+            'cpus: "0-3"}\n  - fire: {device: nic, vector: 0, times: 0}',
+            "13: steps[2].fire.times: Input should be greater than or equal to 1",
+        ),
     ],
 )
 def test_bad_values_are_refused_with_their_line(

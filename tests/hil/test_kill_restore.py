@@ -1,0 +1,143 @@
+"""A suite killed with SIGKILL mid-run leaves nothing `hil restore` does not put back.
+
+The kill points are deterministic: `HIL_KILL_AT=run.after-step:<n>` in the
+killed pytest's environment SIGKILLs it right after the machine side of step
+n of the CPU-hotplug scenario returned, before anything was judged or given
+back.  Step 1 leaves the device on vfio-pci with vectors enabled; step 4 also
+an irq's affinity moved and CPU 3 offline.  The agent undoes its journal when
+its controller vanishes; `hil restore` then releases the dead session's
+leases and restores whatever is still journaled.  The guest is a throwaway copy of
+the inventory's first virtual machine (one igb), kept up between sessions as
+`hil lab up` does, under a private lab state folder: the suite's own
+machines and leases are never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from hil.lab.inventory import Machine
+from hil.lab.leases import LeaseManager
+from hil.plugin.plugin import selected_pairs
+from hil.plugin.session import LabSession
+from hil.scenario.client import MachineClient
+from hil.virtlab.lab import qemu_binary, vm_spec
+from hil.virtlab.vm import VirtualMachine
+
+pytestmark = [pytest.mark.hil, pytest.mark.virtlab]
+
+REPO = Path(__file__).resolve().parents[2]
+SCENARIO = REPO / "tests/hil/scenarios/scenario_cpu_hotplug.yaml"
+DEVICE = "igb0"
+RUN_TIMEOUT_S = 900
+
+
+@dataclass
+class KeptUp:
+    """The throwaway guest, its one-machine inventory and its private lab state folder."""
+
+    vm: VirtualMachine
+    inventory: Path
+    state: Path
+    machine: Machine
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {**os.environ, "HIL_LAB_STATE": str(self.state), **extra}
+        env.pop("PYTEST_XDIST_WORKER", None)
+        return env
+
+    def hil(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(Path(sys.executable).parent / "hil"), *args],
+            env=self.env(), capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
+        )  # fmt: skip
+
+
+def _source_machine(config: pytest.Config) -> Machine:
+    """The first selected virtual machine (`--lab-machine`) with an igb0 to copy."""
+    for machine, ref in selected_pairs(config):
+        if machine.virtual is not None and ref.name == DEVICE:
+            return machine
+    pytest.skip(f"no selected virtual machine has an {DEVICE} to copy")
+
+
+@pytest.fixture(scope="module")
+def kept_up(
+    request: pytest.FixtureRequest, lab: LabSession, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[KeptUp]:
+    source = _source_machine(request.config)
+    state = tmp_path_factory.mktemp("kill-lab")
+    name = f"kill-{source.name}"
+    if lab.inventory.path is None:
+        pytest.skip("the inventory has no file to copy a machine from")
+    yaml = YAML(typ="safe")
+    raw = yaml.load(lab.inventory.path)
+    entry = next(m for m in raw["machines"] if m["name"] == source.name)
+    entry["name"] = name
+    entry["virtual"]["devices"] = [d for d in entry["virtual"]["devices"] if d["name"] == DEVICE]
+    inventory = state / "kill_inventory.yaml"
+    yaml.dump({"lab": "kill-restore", "machines": [entry]}, inventory)
+    spec = vm_spec(source)
+    spec = replace(spec, name=name, devices=tuple(d for d in spec.devices if d.name == DEVICE))
+    vm = VirtualMachine(spec, lab.virtual.kernel(source), state / name, qemu_binary())
+    vm.boot(persistent=True)
+    vm.disconnect()
+    try:
+        yield KeptUp(vm, inventory, state, source)
+    finally:
+        vm.stop()
+
+
+def _machine_state(kept: KeptUp) -> tuple[str | None, list[int]]:
+    """The igb's driver and the online CPUs, read through a connection of our own."""
+    kept.vm.attach()
+    try:
+        client = MachineClient(kept.vm.spec.name, kept.vm.transport)
+        assert kept.machine.virtual is not None
+        pci_id = next(d.pci_id for d in kept.machine.virtual.devices if d.name == DEVICE)
+        bdf = client.resolve_device(None, pci_id, 0)
+        driver = client.transport.call("current_driver", {"bdf": bdf})
+        return driver, list(client.facts()["online_cpus"])
+    finally:
+        kept.vm.disconnect()
+
+
+@pytest.mark.parametrize("after_step", [1, 4], ids=["after-enable", "after-cpu-offline"])
+def test_a_killed_suite_leaves_nothing_hil_restore_does_not_put_back(
+    kept_up: KeptUp, after_step: int
+) -> None:
+    driver_before, cpus_before = _machine_state(kept_up)
+    assert driver_before == "igb", f"the guest's igb starts on {driver_before}"
+
+    run = subprocess.run(
+        [
+            sys.executable, "-m", "pytest", str(SCENARIO), "--lab", str(kept_up.inventory),
+            "-p", "no:cacheprovider", "-p", "no:randomly", "-q",
+            "--lab-evidence", str(kept_up.state / "evidence"),
+        ],
+        cwd=REPO, env=kept_up.env(HIL_KILL_AT=f"run.after-step:{after_step}"),
+        capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
+    )  # fmt: skip
+    assert run.returncode == -signal.SIGKILL, (
+        f"the suite was not killed after step {after_step} (exit {run.returncode}):\n"
+        f"{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+    )
+    leases = LeaseManager(kept_up.state / "leases", "kill-test-listing").list()
+    assert leases, "the killed session held leases; without them this test proves nothing"
+
+    restore = kept_up.hil("restore", "--lab", str(kept_up.inventory))
+    assert restore.returncode == 0, restore.stdout + restore.stderr
+
+    assert LeaseManager(kept_up.state / "leases", "kill-test-listing").list() == []
+    driver_after, cpus_after = _machine_state(kept_up)
+    assert driver_after == "igb", f"after `hil restore` the igb is on {driver_after}"
+    assert cpus_after == cpus_before, f"online CPUs {cpus_before} became {cpus_after}"
