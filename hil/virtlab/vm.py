@@ -39,6 +39,8 @@ from hil.virtlab.qemu_args import VmSpec, device_args, kernel_args, numa_node_ar
 
 AGENT_PORT = "hil.agent"
 BOOT_TIMEOUT_S = 180.0
+GREETING_RETRY_S = 30.0
+"""How long one connection waits for a greeting before the host end is reopened."""
 PANIC_MARKERS = ("Kernel panic - not syncing", "end Kernel panic")
 
 
@@ -293,22 +295,7 @@ class VirtualMachine:
         state = VmState.load(self.state_file)
         if not _alive(state.pgid):
             raise BootError(f"{self.spec.name}: its QEMU is gone; run `hil lab up` again")
-        sock = self._connect(state.pgid, time.monotonic() + timeout)
-        self._conn = sock
-        self._transport = StreamTransport(
-            sock.fileno(),
-            sock.fileno(),
-            alive=lambda: self._boot_problem(state.pgid),
-            name=state.name,
-        )
-        try:
-            self._transport.wait_hello(timeout)
-        except TransportError as exc:
-            self.disconnect()
-            raise BootError(
-                f"{state.name}: its agent did not greet within {timeout:.0f} s; another "
-                f"controller may hold its only connection ({exc})"
-            ) from exc
+        self._greet(state, timeout)
         self.state = state
         hello = self._transport.hello or {}
         if hello.get("code") != code_digest():
@@ -316,8 +303,10 @@ class VirtualMachine:
             # imports the code as it is now (the guest reads the host's files).
             try:
                 self._transport.call("reexec", timeout=timeout)
-                hello = self._transport.wait_hello(timeout)
-            except (TransportError, AgentError):  # an agent older than `reexec` itself
+                self.disconnect()
+                self._greet(state, timeout)
+                hello = self._transport.hello or {}
+            except (TransportError, AgentError, BootError):  # an agent older than `reexec`
                 hello = {}
         if hello.get("code") != code_digest():
             self.disconnect()
@@ -326,6 +315,35 @@ class VirtualMachine:
                 f"{code_digest()}: restart it (`hil lab down {state.name}`; `hil lab up`)"
             )
         return state
+
+    def _greet(self, state: VmState, timeout: float) -> None:
+        """Connect and wait for the agent's greeting, reconnecting while none comes.
+
+        A greeting written while no host was connected can sit in QEMU's
+        throttled virtio-serial port until the host end is reopened: a fresh
+        connection gets it (seen under TCG after quick disconnect/reconnect).
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            sock = self._connect(state.pgid, deadline)
+            self._conn = sock
+            self._transport = StreamTransport(
+                sock.fileno(),
+                sock.fileno(),
+                alive=lambda: self._boot_problem(state.pgid),
+                name=state.name,
+            )
+            left = deadline - time.monotonic()
+            try:
+                self._transport.wait_hello(min(GREETING_RETRY_S, max(left, 0.1)))
+                return
+            except TransportError as exc:
+                self.disconnect()
+                if time.monotonic() >= deadline or self._boot_problem(state.pgid):
+                    raise BootError(
+                        f"{state.name}: its agent did not greet within {timeout:.0f} s; another "
+                        f"controller may hold its only connection ({exc})"
+                    ) from exc
 
     @property
     def transport(self) -> StreamTransport:
