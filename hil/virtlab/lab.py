@@ -1,8 +1,8 @@
 """The virtual lab: the inventory's `virtual:` machines, booted, found, stopped.
 
-Machines boot in parallel (TCG guests mostly wait on each other's vCPU
-threads, and four at once finished in about twice the time of one here), but
-never more at once than the host's cores can carry.
+Machines boot in parallel threads, but never more at once than the host's
+cores can carry: `hil.virtlab.bootslots` caps the boots of every process
+(pytest-xdist workers included) on the host.
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ from hil.lab.codeid import code_digest
 from hil.lab.transport.protocol import AgentError, TransportError
 from hil.lab.transport.stream import StreamTransport
 from hil.virtlab.accel import kvm_works
+from hil.virtlab.bootslots import boot_slot
 from hil.virtlab.kernels import KernelImage
 from hil.virtlab.qemu_args import VmSpec, device_args, kernel_args, numa_node_args
 
@@ -269,16 +270,17 @@ class VirtualMachine:
         if self.kernel is None:
             raise BootError(f"{self.spec.name}: no kernel to boot")
         accel_kvm, _ = kvm_works(self.qemu, self.kernel.vmlinuz, self.state_dir.parent)
-        try:
-            self._boot_once(persistent, accel_kvm, timeout)
-        except (TransportError, BootError) as first:
-            (self.state_dir / "boot-failed-1.log").write_bytes(self.boot_log.read_bytes())
+        with boot_slot():
             try:
                 self._boot_once(persistent, accel_kvm, timeout)
-            except (TransportError, BootError) as second:
-                raise BootError(
-                    f"{self.spec.name}: boot failed twice: {first}; then {second}"
-                ) from second
+            except (TransportError, BootError) as first:
+                (self.state_dir / "boot-failed-1.log").write_bytes(self.boot_log.read_bytes())
+                try:
+                    self._boot_once(persistent, accel_kvm, timeout)
+                except (TransportError, BootError) as second:
+                    raise BootError(
+                        f"{self.spec.name}: boot failed twice: {first}; then {second}"
+                    ) from second
         assert self.state is not None
         return self.state
 
