@@ -146,11 +146,15 @@ class ScenarioItem(pytest.Item):
             bundle = write_bundle(self.result, session.results_dir)
             report_run(self.result, lm, bundle)
         finally:
-            for role in attached:
-                lm.attached.pop(role, None)
-                lm.client.detach_device(role)
-            for lease in leases:
-                session.release(lease)
+            try:
+                for role in attached:
+                    lm.attached.pop(role, None)
+                    lm.client.detach_device(role)
+            finally:
+                # A machine that died mid-run cannot detach: its leases go all the same,
+                # or every later test of the device would skip as "leased".
+                for lease in leases:
+                    session.release(lease)
         if not self.result.ok:
             raise ScenarioError(
                 f"model and machine disagree on {machine_name}:\n{self.result.table()}\nevidence: {bundle}"  # noqa: E501
