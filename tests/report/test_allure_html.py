@@ -2,7 +2,8 @@
 
 Skips, naming what is missing, without node, the project's Allure 3 CLI
 (`scripts/setup --report`) or Chromium.  The screenshot is kept under
-allure-report/ as the artifact CI uploads.
+test-artifacts/ as the artifact CI uploads (not in allure-report/, which
+`hil report` refuses to overwrite once it holds anything but a report).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from hil.report.browser import find_chromium, missing_from_page, render_report, 
 
 pytest_plugins = ["pytester"]
 pytestmark = pytest.mark.allure_html
-ARTIFACT = Path(__file__).resolve().parents[2] / "allure-report" / "render-check.png"
+ARTIFACT = Path(__file__).resolve().parents[2] / "test-artifacts" / "render-check.png"
 
 SUITE = """
 import pytest
