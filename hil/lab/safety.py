@@ -441,7 +441,13 @@ def irqbalance_pids(root: Path = Path("/")) -> list[int]:
     except OSError:
         return []
     for entry in entries:
-        if entry.isdigit() and read_optional(root / "proc" / entry / "comm") == "irqbalance":
+        if not entry.isdigit():
+            continue
+        try:
+            comm = read_optional(root / "proc" / entry / "comm")
+        except OSError:  # it exited between the listing and the read (ESRCH)
+            continue
+        if comm == "irqbalance":
             pids.append(int(entry))
     return sorted(pids)
 

@@ -54,4 +54,11 @@ class RunTiming:
             f"({len(self.verdicts)} tests with a verdict, "
             f"{sum(self.test_seconds.values()):.1f} s in tests, "
             f"{boot:.1f} s of it booting {len(self.boot_seconds)} machines)",
+            *self.boot_lines(),
         ]
+
+    def boot_lines(self) -> list[str]:
+        if not self.boot_seconds:
+            return []
+        each = ", ".join(f"{name} {s:.1f} s" for name, s in sorted(self.boot_seconds.items()))
+        return [f"boot time per machine: {each}"]

@@ -25,11 +25,13 @@ from typing import Any
 import pytest
 from pyroute2 import netns as pyroute2_netns
 
+from hil.lab import safety
 from hil.lab.safety import (
     NetdevState,
     SafetyError,
     ServiceChange,
     check_device_safe,
+    irqbalance_pids,
     irqbalance_policy,
     pause_irqbalance,
     restore_links,
@@ -262,6 +264,23 @@ def test_irqbalance_running_is_a_reason_naming_its_pid(tmp_path: Path) -> None:
     reason = irqbalance_policy(tmp_path)
     assert reason is not None
     assert "irqbalance is running (pid 812)" in reason
+
+
+def test_a_process_that_exits_while_listed_is_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading /proc/PID/comm of a process that just exited fails with ESRCH."""
+    fake_process(tmp_path, 77, "short-lived")
+    fake_process(tmp_path, 812, "irqbalance")
+    real = safety.read_optional
+
+    def vanishing(path: Path) -> str | None:
+        if path.parent.name == "77":
+            raise ProcessLookupError(3, "No such process")
+        return real(path)
+
+    monkeypatch.setattr(safety, "read_optional", vanishing)
+    assert irqbalance_pids(tmp_path) == [812]
 
 
 def test_pause_stops_irqbalance_and_says_what_it_did(tmp_path: Path) -> None:

@@ -24,12 +24,13 @@ def test_boots_are_taken_out_of_the_time_per_test() -> None:
     timing.add_verdict("a", at=131.5)
     timing.add_verdict("b", at=136.0)
     timing.add_verdict("c", at=141.0)
-    timing.boot_seconds = {"vm-612-ir": 27.0}
+    timing.boot_seconds = {"vm-612-ir": 20.0, "vm-61-ir": 7.0}
     # 40 s in tests, 27 s of it booting, 3 tests with a verdict ("d" was skipped).
     assert timing.per_test_without_boot() == pytest.approx(13.0 / 3)
-    first, per_test = timing.lines()
+    first, per_test, boots = timing.lines()
     assert first == "first verdict: 31.5 s after start (a)"
     assert per_test.startswith("time per test, boot excluded: 4.33 s (3 tests with a verdict")
+    assert boots == "boot time per machine: vm-61-ir 7.0 s, vm-612-ir 20.0 s"
 
 
 def test_no_verdict_is_said_plainly() -> None:
