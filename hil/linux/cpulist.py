@@ -6,8 +6,14 @@ from collections.abc import Iterable
 
 
 def parse_cpulist(text: str) -> tuple[int, ...]:
-    """CPUs named by a cpulist, sorted and without duplicates; "" means none."""
-    cpus: set[int] = set()
+    """CPUs named by a cpulist, sorted and without duplicates; "" means none.
+
+    The kernel prints disjoint ranges in ascending order: those are joined as
+    they come (a 512-CPU mask is read every step); any other order or overlap
+    is sorted and deduplicated.
+    """
+    cpus: list[int] = []
+    ordered = True
     for part in text.strip().split(","):
         if not part:
             continue
@@ -19,8 +25,9 @@ def parse_cpulist(text: str) -> tuple[int, ...]:
             raise ValueError(f"bad cpulist {text.strip()!r}: cannot read {part!r}") from None
         if lo < 0 or hi < lo:
             raise ValueError(f"bad cpulist {text.strip()!r}: range {part!r} is empty")
-        cpus.update(range(lo, hi + 1))
-    return tuple(sorted(cpus))
+        ordered = ordered and (not cpus or lo > cpus[-1])
+        cpus.extend(range(lo, hi + 1))
+    return tuple(cpus) if ordered else tuple(sorted(set(cpus)))
 
 
 def format_cpulist(cpus: Iterable[int]) -> str:

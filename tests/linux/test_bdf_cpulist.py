@@ -62,3 +62,11 @@ def test_format_cpulist(cpus, text):
 def test_cpulist_round_trip():
     cpus = (0, 2, 3, 4, 9, 10, 63)
     assert parse_cpulist(format_cpulist(cpus)) == cpus
+
+
+@pytest.mark.parametrize(
+    ("text", "cpus"),
+    [("0-3,8", (0, 1, 2, 3, 8)), ("3,1-2,2", (1, 2, 3)), ("5,5", (5,)), ("2-4,4-5", (2, 3, 4, 5))],
+)
+def test_kernel_order_and_any_other_order_read_the_same(text: str, cpus: tuple[int, ...]) -> None:
+    assert parse_cpulist(text) == cpus
