@@ -71,7 +71,8 @@ so a lab machine would start with vector usage the model cannot see."""
 
 
 def kernel_args(spec: VmSpec) -> list[str]:
-    args = ["intel_iommu=on"] if spec.iommu == "intel" else ["amd_iommu=on"]
+    # amd_iommu has no "on" (the kernel says "Unknown option"): AMD-Vi is on when present.
+    args = ["intel_iommu=on"] if spec.iommu == "intel" else []
     args.append("modprobe.blacklist=" + ",".join(NATIVE_DRIVERS_KEPT_OFF))
     if not spec.intremap:
         # Without IR, vfio type1 refuses to attach unless told it is acceptable.
@@ -94,6 +95,9 @@ def device_args(spec: VmSpec, state_dir: Path, ivshmem_sockets: dict[str, Path])
         extra = "".join(f",{k}={v}" for k, v in sorted(dev.options.items()))
         if dev.numa_node is not None:
             extra += f",bus={_root_port(i)}"
+        elif any(d.numa_node is not None for d in spec.devices):
+            # Left to itself QEMU would plug it into the last host bridge, a pxb-pcie.
+            extra += ",bus=pcie.0"
         if dev.model == "xhci-msi":
             args += ["-device", f"{qdev},msix=off{extra}"]
         elif dev.model == "ivshmem-doorbell":
