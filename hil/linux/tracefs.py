@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hil.linux.sysfile import read_attr, write_attr
+from hil.linux.sysfile import write_attr
 
 VECTOR_EVENTS = frozenset(
     {
@@ -142,7 +142,7 @@ class Tracefs:
 
     def remove(self) -> None:
         """Remove the instance; tracefs frees its buffers on rmdir."""
-        self.close_pipe()
+        self._close_pipe()
         if self.instance is None:
             return
         try:
@@ -177,12 +177,6 @@ class Tracefs:
         """Empty the instance's buffer (truncating `trace` does that)."""
         write_attr(self.dir / "trace", "")
 
-    def read(self) -> str:
-        return read_attr(self.dir / "trace")
-
-    def events(self) -> TraceLog:
-        return parse_trace(self.read())
-
     def drain(self) -> TraceLog:
         """The events since the last drain, consumed from `trace_pipe`.
 
@@ -203,7 +197,7 @@ class Tracefs:
             chunks.append(chunk)
         return parse_trace(b"".join(chunks).decode(errors="replace"))
 
-    def close_pipe(self) -> None:
+    def _close_pipe(self) -> None:
         if self._pipe is not None:
             os.close(self._pipe)
             self._pipe = None

@@ -90,12 +90,13 @@ def device_args(spec: VmSpec, state_dir: Path, ivshmem_sockets: dict[str, Path])
     else:
         args += ["-device", f"amd-iommu,intremap={'on' if spec.intremap else 'off'}"]
     args += numa_bridge_args(spec)
+    has_pxb = any(d.numa_node is not None for d in spec.devices)
     for i, dev in enumerate(spec.devices):
         qdev = DEVICE_MODELS[dev.model][0]
         extra = "".join(f",{k}={v}" for k, v in sorted(dev.options.items()))
         if dev.numa_node is not None:
             extra += f",bus={_root_port(i)}"
-        elif any(d.numa_node is not None for d in spec.devices):
+        elif has_pxb:
             # Left to itself QEMU would plug it into the last host bridge, a pxb-pcie.
             extra += ",bus=pcie.0"
         if dev.model == "xhci-msi":

@@ -21,6 +21,8 @@ from hil.model.model import InterruptModel
 from hil.model.scenario import MachineSpec
 from hil.model.steps import Fire, Step
 from hil.model.vocabulary import ApicMode, Delivery, IrType, StepOutcome
+from hil.scenario.loader import load_scenario
+from hil.scenario.runner import RunResult, run_on_machine
 
 KERNEL = "6.12.95+deb12-amd64"
 CPUS = 4
@@ -166,3 +168,23 @@ def ops_factory(created: list[FakeOps], **options: Any) -> Callable[[Path, str],
         return ops
 
     return make
+
+
+def run_fake_scenario(folder: Path, after_step: Callable[[int], None] | None = None) -> RunResult:
+    """SCENARIO on a fresh bench with its e1000e attached; `after_step(n)` once step n ran."""
+    path = folder / "scenario_fake.yaml"
+    path.write_text(SCENARIO)
+    scenario = load_scenario(path)
+    machine = FakeOps(folder, "bench")
+    machine.attach_device("nic", "0000:00:0a.0", "e1000e")
+
+    def run_step(number: int, step: Step) -> StepOutcome:
+        outcome = machine.run_step_decoded(number, step)
+        if after_step is not None:
+            after_step(number)
+        return outcome
+
+    return run_on_machine(
+        scenario.name, "bench", scenario.steps, machine.spec.to_calibration(),
+        dict(machine.attached), run_step,
+    )  # fmt: skip

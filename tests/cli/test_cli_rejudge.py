@@ -10,9 +10,7 @@ from click.testing import CliRunner
 
 from hil.cli.main import cli
 from hil.scenario.bundle import write_bundle
-from hil.scenario.loader import load_scenario
-from hil.scenario.runner import run_on_machine
-from tests.cli.fake_lab import SCENARIO, FakeOps
+from tests.cli.fake_lab import run_fake_scenario
 
 
 def rejudge(*args: str) -> tuple[int, str, str]:
@@ -24,19 +22,7 @@ def rejudge(*args: str) -> tuple[int, str, str]:
 @pytest.fixture
 def bundle(tmp_path: Path) -> Path:
     """A bundle of a fake run whose machine agreed with the model at every step."""
-    path = tmp_path / "scenario_fake.yaml"
-    path.write_text(SCENARIO)
-    scenario = load_scenario(path)
-    machine = FakeOps(tmp_path, "bench")
-    machine.attach_device("nic", "0000:00:0a.0", "e1000e")
-    result = run_on_machine(
-        scenario.name,
-        "bench",
-        scenario.steps,
-        machine.spec.to_calibration(),
-        dict(machine.attached),
-        machine.run_step_decoded,
-    )
+    result = run_fake_scenario(tmp_path)
     assert result.ok
     return write_bundle(result, tmp_path / "evidence")
 

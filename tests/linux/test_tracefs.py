@@ -92,10 +92,11 @@ def test_instance_lifecycle(tmp_path, put, fixture_text):
     assert (tr.dir / "events/irq_vectors/enable").read_text() == "1\n"
     assert (tr.dir / "events/irq_matrix/enable").read_text() == "1\n"
     assert (tracing / "events/irq_vectors/enable").read_text() == "0\n"  # global untouched
-    (tr.dir / "trace").write_text(fixture_text("trace_6.12_e1000e-msix_IR-on.txt"))
-    assert len(tr.events().events) == 41
+    (tr.dir / "trace_pipe").write_text(fixture_text("trace_6.12_e1000e-msix_IR-on.txt"))
+    assert len(tr.drain().events) == 41
+    (tr.dir / "trace").write_text("old events\n")
     tr.clear()
-    assert tr.read() == ""
+    assert (tr.dir / "trace").read_text() == ""
     tr.disable()
     assert (tr.dir / "events/irq_vectors/enable").read_text() == "0\n"
     for f in sorted(tr.dir.rglob("*"), reverse=True):  # the kernel empties it on rmdir

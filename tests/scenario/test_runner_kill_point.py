@@ -15,30 +15,14 @@ from pathlib import Path
 import pytest
 
 from hil.lab.killpoints import KILL_AT_ENV
-from hil.scenario.loader import load_scenario
-from hil.scenario.runner import run_on_machine
-from tests.cli.fake_lab import SCENARIO, FakeOps
+from tests.cli.fake_lab import run_fake_scenario
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def run_fake_scenario(folder: Path) -> None:
+def print_steps(folder: Path) -> None:
     """Run the fake scenario, printing each step's number once the machine has done it."""
-    path = folder / "scenario_fake.yaml"
-    path.write_text(SCENARIO)
-    scenario = load_scenario(path)
-    machine = FakeOps(folder, "bench")
-    machine.attach_device("nic", "0000:00:0a.0", "e1000e")
-
-    def run_step(number: int, step: object) -> object:
-        outcome = machine.run_step_decoded(number, step)
-        print(number, flush=True)
-        return outcome
-
-    run_on_machine(
-        scenario.name, "bench", scenario.steps, machine.spec.to_calibration(),
-        dict(machine.attached), run_step,
-    )  # fmt: skip
+    run_fake_scenario(folder, after_step=lambda number: print(number, flush=True))
     print("done", flush=True)
 
 
@@ -65,4 +49,4 @@ def test_unarmed_the_run_completes(tmp_path: Path) -> None:
 
 
 if __name__ == "__main__":
-    run_fake_scenario(Path(sys.argv[1]))
+    print_steps(Path(sys.argv[1]))
