@@ -36,6 +36,7 @@ from hil.lab.restorer import SysfsRestorer
 from hil.lab.safefile import UnsafePathError
 from hil.lab.transport.protocol import AgentError, TransportError
 from hil.lab.transport.ssh import SshTransportError, connect_ssh, ssh_command
+from hil.linux.boot import boot_id
 from hil.scenario.client import MachineClient
 from hil.virtlab.lab import state_root, vm_spec
 from hil.virtlab.vm import BootError, VirtualMachine
@@ -52,6 +53,8 @@ class RestoreOutcome:
     restored: tuple[str, ...] = ()
     failed: tuple[str, ...] = ()
     note: str | None = None
+    dropped: tuple[str, ...] = ()
+    """Entries recorded before the machine rebooted: the reboot reset them."""
 
 
 def describe_entry(entry: JournalEntry) -> str:
@@ -71,7 +74,7 @@ def restore_local(journal: Path, root: Path, name: str = "local") -> RestoreOutc
         waiting = pending(journal)
         if not waiting:
             return RestoreOutcome(name, note=f"nothing pending in {journal}")
-        report = restore_sessions(journal, SysfsRestorer(root))
+        report = restore_sessions(journal, SysfsRestorer(root), boot_id(root))
     except JournalCorrupt as exc:
         # Nothing is restored: the unreadable entry may be the one that matters.
         return RestoreOutcome(name, failed=tuple(map(str, exc.failures)))
@@ -85,6 +88,9 @@ def restore_local(journal: Path, root: Path, name: str = "local") -> RestoreOutc
         failed=tuple(
             f"{describe_entry(f.entry) if f.entry else f.file}: {f.error}" for f in report.failed
         ),
+        dropped=tuple(
+            f"{describe_entry(p.entry)} (session {p.session_id})" for p in report.dropped
+        ),
     )
 
 
@@ -92,7 +98,10 @@ def restore_with_client(name: str, client: MachineClient) -> RestoreOutcome:
     """Ask the machine's agent to replay its own journal."""
     report = client.restore()
     return RestoreOutcome(
-        name, tuple(map(str, report.get("restored", ()))), tuple(map(str, report.get("failed", ())))
+        name,
+        tuple(map(str, report.get("restored", ()))),
+        tuple(map(str, report.get("failed", ()))),
+        dropped=tuple(map(str, report.get("dropped", ()))),
     )
 
 
@@ -227,8 +236,12 @@ def _chosen(inv: Inventory, names: tuple[str, ...]) -> list[Machine]:
 
 def _print(outcome: RestoreOutcome) -> None:
     summary = f"{len(outcome.restored)} restored, {len(outcome.failed)} failed"
+    if outcome.dropped:
+        summary += f", {len(outcome.dropped)} dropped"
     click.echo(f"{outcome.machine}: {outcome.note or summary}")
     for line in outcome.restored:
         click.echo(f"  restored: {line}")
+    for line in outcome.dropped:
+        click.echo(f"  dropped: {line}: recorded before the machine rebooted, which reset it")
     for line in outcome.failed:
         click.echo(f"  FAILED: {line}")

@@ -4,6 +4,10 @@ Every device here finishes some work later than the register write that
 started it (edu's DMA after 100 ms of guest time, an NVMe controller becoming
 ready, a DSA command).  A driver that waited without a deadline would hang a
 whole lab run on one broken device, so every wait goes through `poll_until`.
+A device that stopped answering does not wait for the deadline at all: on a
+lab machine the register reads of `done()` go through `hil.devices.answering`,
+and the first read of all ones that the vendor ID confirms ends the poll with
+`DeviceStoppedAnswering`.
 """
 
 from __future__ import annotations

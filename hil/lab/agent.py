@@ -24,10 +24,12 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from hil.lab.machine import MachineOps
+from hil.lab.slotpower import SlotPowerError, cut_slot_power
 from hil.lab.transport.protocol import hello_line, reply_line
 from hil.model.codec import encode
 
@@ -81,6 +83,13 @@ def _dispatch(ops: MachineOps, request: dict[str, Any]) -> bytes:
     return reply_line(request_id, result=encode(result))
 
 
+def _fault(request_id: int, inject: Callable[[], Any]) -> bytes:
+    try:
+        return reply_line(request_id, result=inject())
+    except (OSError, ValueError, SlotPowerError) as exc:
+        return reply_line(request_id, error=(type(exc).__name__, str(exc)))
+
+
 def serve(ops: MachineOps, rfd: int, wfd: int, *, virtio: bool, ephemeral: bool) -> None:
     def send(data: bytes) -> None:
         while data:
@@ -113,6 +122,7 @@ def _session(ops: MachineOps, rfd: int, send: Callable[[bytes], None], *, virtio
                 continue
             request_id = int(request.get("id", 0))
             op = request.get("op")
+            args = request.get("args") or {}
             if op == "crash_guest" and virtio:
                 # Fault injection for the virtual lab only (a guest is disposable;
                 # over SSH this request is refused like any unknown operation).
@@ -124,6 +134,11 @@ def _session(ops: MachineOps, rfd: int, send: Callable[[bytes], None], *, virtio
                 # the OOM killer or an operator had SIGKILLed it.
                 send(reply_line(request_id, result=None))
                 os.kill(os.getpid(), signal.SIGKILL)
+            if op == "cut_slot_power" and virtio:
+                # Fault injection for the virtual lab only: the device's slot loses
+                # power, a surprise removal (over SSH refused like any unknown operation).
+                send(_fault(request_id, partial(cut_slot_power, ops.root, str(args.get("bdf")))))
+                continue
             if op == "reexec" and virtio:
                 # The controller found this agent's code older than its own.
                 send(reply_line(request_id, result=None))

@@ -37,7 +37,19 @@ def paced_fires(dev: OpenedDevice, entry: int, count: int, deadline_s: float) ->
         dev.driver.fire(entry)
         fired += 1
         if not poller.poll(int(deadline_s * 1000)):
+            check_silence(dev, entry, deadline_s)
             break
         received += int.from_bytes(os.read(fd, 8), "little")
         dev.driver.acknowledge(entry)
     return PacedFires(fired, received)
+
+
+def check_silence(dev: OpenedDevice, entry: int | None, deadline_s: float) -> None:
+    """A fire's interrupt did not come in time: if the device stopped answering, say so.
+
+    A healthy device that did not deliver is a finding of the step (a lost
+    interrupt, judged against the model); a device that reads all ones is
+    not worth judging, and every later fire would only wait out its deadline.
+    """
+    which = "its stored message" if entry is None else f"vector {entry}"
+    dev.presence.check(after=f"no interrupt from {which} within {deadline_s:g} s")

@@ -40,6 +40,7 @@ from hil.lab.safefile import (
     remove_stale_temporaries,
     write_private_file,
 )
+from hil.linux.boot import is_boot_id
 
 DEFAULT_JOURNAL_DIR = Path("/var/lib/pcie-hil/journal")
 JOURNAL_FORMAT = 1
@@ -148,6 +149,11 @@ class PendingEntry:
     entry: JournalEntry
     pid: int
     recorded_at: float
+    boot_id: str | None = None
+    """The boot it was recorded in; None where the kernel gave none (always replayed)."""
+
+    def from_earlier_boot(self, current: str | None) -> bool:
+        return self.boot_id is not None and current is not None and self.boot_id != current
 
 
 @dataclass(frozen=True)
@@ -173,13 +179,18 @@ class RestoreFailure:
 class RestoreReport:
     restored: tuple[PendingEntry, ...]
     failed: tuple[RestoreFailure, ...]
+    dropped: tuple[PendingEntry, ...] = ()
+    """Entries of an earlier boot: the reboot already reset what they describe."""
 
     @property
     def ok(self) -> bool:
         return not self.failed
 
     def __str__(self) -> str:
-        lines = [f"restored {len(self.restored)} entries, {len(self.failed)} failed"]
+        lines = [
+            f"restored {len(self.restored)} entries, {len(self.failed)} failed, "
+            f"{len(self.dropped)} dropped (recorded before a reboot)"
+        ]
         lines += [f"  {failure}" for failure in self.failed]
         return "\n".join(lines)
 
@@ -221,6 +232,8 @@ def _encode(item: PendingEntry) -> bytes:
         "pid": item.pid,
         "recorded_at": item.recorded_at,
     }
+    if item.boot_id is not None:
+        document["boot"] = item.boot_id
     return (json.dumps(document, sort_keys=True) + "\n").encode()
 
 
@@ -241,6 +254,8 @@ def _decode(name: str, data: bytes) -> PendingEntry:
     recorded_at: Any = document.get("recorded_at")
     _require(_is_count(pid), f"pid {pid!r}")
     _require(isinstance(recorded_at, int | float), f"recorded_at {recorded_at!r}")
+    boot: Any = document.get("boot")
+    _require(boot is None or is_boot_id(boot), f"boot {boot!r}")
     return PendingEntry(
         session_id=parsed_name[0],
         seq=parsed_name[1],
@@ -248,6 +263,7 @@ def _decode(name: str, data: bytes) -> PendingEntry:
         entry=entry_type(**fields),
         pid=pid,
         recorded_at=float(recorded_at),
+        boot_id=boot,
     )
 
 
@@ -298,7 +314,9 @@ class Journal:
     """The journal of one session on one machine.  One `Journal` object per session:
     sequence numbers are handed out in memory."""
 
-    def __init__(self, directory: Path, session_id: str) -> None:
+    def __init__(self, directory: Path, session_id: str, boot_id: str | None = None) -> None:
+        """`boot_id` is the machine's current boot (hil.linux.boot): entries are stamped
+        with it, and entries of another boot are dropped instead of replayed."""
         if not _SESSION.fullmatch(session_id):
             raise ValueError(
                 f"session id {session_id!r}: use 1-64 letters, digits, '_' or '-', "
@@ -306,6 +324,7 @@ class Journal:
             )
         self.directory = directory
         self.session_id = session_id
+        self.boot_id = boot_id
         ensure_private_dir(directory)
         existing = [
             parsed[1]
@@ -331,7 +350,7 @@ class Journal:
         seq = self._next_seq
         self._next_seq += 1
         intent = PendingEntry(
-            self.session_id, seq, EntryState.INTENT, entry, os.getpid(), time.time()
+            self.session_id, seq, EntryState.INTENT, entry, os.getpid(), time.time(), self.boot_id
         )
         self._write(intent, "record")
         return JournalHandle(self.session_id, seq, entry)
@@ -367,14 +386,25 @@ class Journal:
         Entries restore in `RESTORE_ORDER`, newest first within a kind (so a
         device bound twice ends on its first original driver).  A failing
         entry is reported, kept on disk for the next attempt, and does not
-        stop the others.
+        stop the others.  Entries of an earlier boot are removed unreplayed: the
+        reboot reset the state they describe, and their irq numbers may now
+        name another device's irqs.
         """
         remove_stale_temporaries(self.directory, f"{self.session_id}.")
         entries, failures = _scan(self.directory, self.session_id)
         ordered = sorted(entries, key=lambda p: (RESTORE_ORDER.index(p.entry.kind), -p.seq))
         restored: list[PendingEntry] = []
+        dropped: list[PendingEntry] = []
         for item in ordered:
             path = self.directory / _file_name(item.session_id, item.seq)
+            if item.from_earlier_boot(self.boot_id):
+                try:
+                    remove_private_file(path)
+                except OSError as error:
+                    failures.append(RestoreFailure(str(path), item.entry, f"not removed: {error}"))
+                    continue
+                dropped.append(item)
+                continue
             kill_point("restore.before-one")
             try:
                 _restore_one(restorer, item.entry)
@@ -394,16 +424,21 @@ class Journal:
                 continue
             kill_point("restore.after-remove-one")
             restored.append(item)
-        return RestoreReport(tuple(restored), tuple(failures))
+        return RestoreReport(tuple(restored), tuple(failures), tuple(dropped))
 
 
-def restore_sessions(directory: Path, restorer: Restorer) -> RestoreReport:
-    """Restore every session's leftovers, as the start of a session and `hil restore` do."""
+def restore_sessions(
+    directory: Path, restorer: Restorer, boot_id: str | None = None
+) -> RestoreReport:
+    """Restore every session's leftovers, as the start of a session and `hil restore` do;
+    `boot_id` is the machine's current boot (entries of earlier boots are dropped)."""
     restored: list[PendingEntry] = []
     failed: list[RestoreFailure] = []
+    dropped: list[PendingEntry] = []
     sessions = sorted({p.session_id for p in pending(directory)})
     for session_id in sessions:
-        report = Journal(directory, session_id).restore_all(restorer)
+        report = Journal(directory, session_id, boot_id).restore_all(restorer)
         restored.extend(report.restored)
         failed.extend(report.failed)
-    return RestoreReport(tuple(restored), tuple(failed))
+        dropped.extend(report.dropped)
+    return RestoreReport(tuple(restored), tuple(failed), tuple(dropped))

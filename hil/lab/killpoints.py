@@ -15,6 +15,10 @@ import signal
 from dataclasses import dataclass, field
 
 KILL_AT_ENV = "HIL_KILL_AT"
+KILL_SIGNAL_ENV = "HIL_KILL_SIGNAL"
+"""`KILL` (the default) or `STOP`: a stopped controller holds its run where it is, so a
+test can reboot the machine under it mid-run and then let it go on."""
+_SIGNALS = {"KILL": signal.SIGKILL, "STOP": signal.SIGSTOP}
 
 JOURNAL_KILL_POINTS: tuple[str, ...] = (
     "record.before-write",
@@ -72,7 +76,8 @@ def disarm_kill_points() -> None:
 
 
 def kill_point(name: str) -> None:
-    """A crash site: dies here with SIGKILL when this point is armed and its pass count is due."""
+    """A crash site: dies here with SIGKILL (or stops, see KILL_SIGNAL_ENV) when this
+    point is armed and its pass count is due."""
     if name not in KILL_POINTS:
         raise ValueError(f"unknown kill point {name!r}")
     if not _switch.env_read:
@@ -84,4 +89,11 @@ def kill_point(name: str) -> None:
         return
     _switch.passes[name] = _switch.passes.get(name, 0) + 1
     if _switch.passes[name] == _switch.nth:
-        os.kill(os.getpid(), signal.SIGKILL)
+        os.kill(os.getpid(), _kill_signal())
+
+
+def _kill_signal() -> signal.Signals:
+    value = os.environ.get(KILL_SIGNAL_ENV, "KILL")
+    if value not in _SIGNALS:
+        raise ValueError(f"{KILL_SIGNAL_ENV}={value!r}: use one of {', '.join(_SIGNALS)}")
+    return _SIGNALS[value]

@@ -13,19 +13,22 @@ kills this process, the next session or `hil restore` puts it back.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import subprocess
 import time
 import uuid
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
-from hil.devices.base import DeviceUnavailable, StoredMessageDriver
+from hil.devices.answering import AnsweringIO, DeviceStoppedAnswering, Presence, explain
+from hil.devices.base import DeviceError, DeviceUnavailable, StoredMessageDriver
 from hil.devices.registry import driver_for
 from hil.lab.calibrate import live_calibration, machine_facts
 from hil.lab.codeid import code_digest
-from hil.lab.firing import paced_fires
+from hil.lab.firing import check_silence, paced_fires
 from hil.lab.journal import AffinityEntry, CpuEntry, DriverEntry, Journal, restore_sessions
 from hil.lab.observe import Fired, Observer
 from hil.lab.opened import OpenedDevice
@@ -33,6 +36,7 @@ from hil.lab.restorer import SysfsRestorer
 from hil.lab.safety import check_device_safe, irqbalance_policy, restore_links
 from hil.lab.testlinks import link_is_up, set_test_link
 from hil.linux.binding import DriverBinding
+from hil.linux.boot import boot_id
 from hil.linux.cpulist import format_cpulist
 from hil.linux.cpus import CpuHotplug
 from hil.linux.pci import PciDevice, PciSysfs, parse_capabilities
@@ -46,7 +50,12 @@ from hil.vfio.session import open_device
 FIRE_DEADLINE_S = 3.0
 """How long a fire waits for its eventfd; a missing interrupt costs this much."""
 
+KERNEL_LOG_LINES = 20
+"""Kernel log lines a device that stopped answering takes into its error (the last ones)."""
+
 VFIO_INDEX = {IrqIndex.MSI: 1, IrqIndex.MSIX: 2}
+
+log = logging.getLogger("hil.machine")
 
 
 class OperationError(RuntimeError):
@@ -78,7 +87,8 @@ class MachineOps:
         self.machine = machine
         self.state_dir = state_dir
         self.session_id = uuid.uuid4().hex[:12]
-        self.journal = Journal(state_dir / "journal", self.session_id)
+        self.boot_id = boot_id(root)
+        self.journal = Journal(state_dir / "journal", self.session_id, self.boot_id)
         self.binding = DriverBinding(root)
         self.pci = PciSysfs(root)
         self.procirq = ProcIrq(root)
@@ -113,10 +123,20 @@ class MachineOps:
         self.observer.stop_tracing()
 
     def restore(self) -> dict[str, Any]:
-        report = restore_sessions(self.journal.directory, SysfsRestorer(self.root))
+        report = restore_sessions(self.journal.directory, SysfsRestorer(self.root), self.boot_id)
+        for item in report.restored:
+            log.info("journal: restored %s (session %s)", item.entry, item.session_id)
+        for item in report.dropped:
+            log.info(
+                "journal: dropped %s (session %s, recorded in boot %s; this is boot %s)",
+                item.entry, item.session_id, item.boot_id, self.boot_id,
+            )  # fmt: skip
+        for failure in report.failed:
+            log.warning("journal: not restored: %s", failure)
         return {
             "restored": [str(p.entry) for p in report.restored],
             "failed": [f"{f.entry}: {f.error}" for f in report.failed],
+            "dropped": [str(p.entry) for p in report.dropped],
         }
 
     def calibrate(self) -> dict[str, Any]:
@@ -202,11 +222,12 @@ class MachineOps:
                 raise OperationError(f"{bdf} has no IOMMU group: is the IOMMU on?")
             closer = ExitStack()
             handle = closer.enter_context(open_device(bdf, group, self.root))
+            presence = Presence(name, bdf, partial(self.pci.live_vendor_id, bdf))
             try:
                 io = handle.io
                 handle.device.enable_bus_master()
                 drv = drv_cls()
-                drv.init(io)
+                drv.init(AnsweringIO(io, presence))
             except BaseException:
                 closer.close()
                 raise
@@ -214,8 +235,9 @@ class MachineOps:
             self.binding.restore(record)
             raise
         self.devices[name] = OpenedDevice(
-            name, bdf, drv, handle, closer, io, record, handle_entry, links=safety.netdevs
-        )
+            name, bdf, drv, handle, closer, io, record, handle_entry, presence,
+            links=safety.netdevs,
+        )  # fmt: skip
         msi = handle.device.irq_info(1)
         msix = handle.device.irq_info(2)
         caps = parse_capabilities(self.pci.config_bytes(bdf))
@@ -272,6 +294,32 @@ class MachineOps:
     # -- steps ----------------------------------------------------------
     def run_step(self, number: int, step: dict[str, Any]) -> StepOutcome:
         decoded = decode(step)
+        try:
+            return self._run_step(number, decoded, step)
+        except DeviceError as exc:
+            explained = self._explain(decoded, exc)
+            if explained is exc:
+                raise
+            raise explained from exc
+
+    def _explain(self, step: S.Step, error: DeviceError) -> DeviceError:
+        """A device error of a step, told as the device's absence when it stopped answering.
+
+        The kernel log of the step goes with it: a link-down, AER or DMAR line
+        there says which of the causes of all ones it was.
+        """
+        name = getattr(step, "device", None)
+        dev = self.devices.get(name) if isinstance(name, str) else None
+        if dev is None:
+            return error
+        explained = explain(error, dev.presence)
+        if not isinstance(explained, DeviceStoppedAnswering):
+            return explained
+        lines = self.observer.step_kernel_log()[-KERNEL_LOG_LINES:]
+        log = "\n".join(f"  {line}" for line in lines) or "  (nothing)"
+        return explained.with_evidence(f"kernel log during the step:\n{log}")
+
+    def _run_step(self, number: int, decoded: S.Step, step: dict[str, Any]) -> StepOutcome:
         before = self.observer.snapshot(self.devices.values())
         errno_name: str | None = None
         granted: int | None = None
@@ -310,7 +358,8 @@ class MachineOps:
         except DeviceUnavailable as exc:
             raise OperationError(str(exc)) from exc
         if fired is not None:
-            self.observer.wait_delivery(fired.device, fired.entry, before, FIRE_DEADLINE_S)
+            if self.observer.wait_delivery(fired.device, fired.entry, before, FIRE_DEADLINE_S):
+                check_silence(fired.device, fired.entry, FIRE_DEADLINE_S)
             if fired.entry is not None:
                 fired.device.driver.acknowledge(fired.entry)
         return self.observer.outcome(

@@ -99,6 +99,15 @@ class Observer:
     def dmesg_lines(self) -> list[str]:
         return list(self.anomalies)
 
+    def step_kernel_log(self) -> list[str]:
+        """Every kernel log line since the step began, for a step that ends in an error.
+
+        Its unexpected lines are kept as anomalies too, as a finished step's are.
+        """
+        lines = [r.text for r in self.dmesg.since()]
+        self.anomalies.extend(a.line for a in unexpected(classify(lines)))
+        return lines
+
     # -- mapping --------------------------------------------------------
     def irq_map(self, dev: OpenedDevice) -> dict[int, int]:
         return entry_irq_map(self.root, dev.bdf)
@@ -137,22 +146,28 @@ class Observer:
 
     def wait_delivery(
         self, dev: OpenedDevice, entry: int | None, before: Snapshot, deadline_s: float
-    ) -> None:
-        """Wait for the eventfd(s) the fire may signal, at most `deadline_s`."""
+    ) -> bool:
+        """Wait for the eventfd(s) the fire may signal, at most `deadline_s`.
+
+        True when the deadline passed and none signalled (the caller then asks
+        whether the device still answers); False when one did, or when the
+        fire has no eventfd to wait on.
+        """
         fds = (
             [dev.eventfds[entry]]
             if entry is not None and entry in dev.eventfds
             else list(dev.eventfds.values())
         )
         if not fds:
-            return
+            return False
         poller = select.poll()
         for fd in fds:
             poller.register(fd, select.POLLIN)
         end = time.monotonic() + deadline_s
         while (left := end - time.monotonic()) > 0:
             if poller.poll(int(left * 1000) + 1):
-                return
+                return False
+        return True
 
     def outcome(
         self,

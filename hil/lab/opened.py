@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hil.devices.answering import Presence
 from hil.devices.base import DeviceDriver
 from hil.lab.safety import NetdevState
 from hil.linux.binding import BindRecord
@@ -32,6 +33,8 @@ class OpenedDevice:
     io: Any
     bind_record: BindRecord
     journal_handle: Any
+    presence: Presence
+    """How to ask the device whether it still answers, once something it did looks dead."""
     index: IrqIndex | None = None
     last_index: IrqIndex = IrqIndex.MSIX
     """The index the last Enable named, so a Disable knows which one to address."""

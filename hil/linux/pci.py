@@ -9,6 +9,7 @@ checked against hand-built config spaces.
 
 from __future__ import annotations
 
+import errno
 import os
 import struct
 from dataclasses import dataclass
@@ -262,3 +263,20 @@ class PciSysfs:
     def config_bytes(self, bdf: str) -> bytes:
         """Config space as sysfs gives it (64 bytes unless root, else 256 or 4096)."""
         return (self._dir(bdf) / "config").read_bytes()
+
+    def live_vendor_id(self, bdf: str) -> int:
+        """The vendor ID the device answers a config read with now.
+
+        Only `config` reaches the device on every read: the `vendor` file is
+        the copy taken at enumeration and vfio virtualizes the ID, so neither
+        shows the 0xffff of a device that stopped answering.  OSError (ENOENT)
+        once the kernel has removed the device.
+        """
+        fd = os.open(self._dir(bdf) / "config", os.O_RDONLY)
+        try:
+            data = os.pread(fd, 2, 0)
+        finally:
+            os.close(fd)
+        if len(data) != 2:
+            raise OSError(errno.EIO, f"{bdf}: config read of vendor ID gave {len(data)} bytes")
+        return int.from_bytes(data, "little")

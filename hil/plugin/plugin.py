@@ -21,6 +21,8 @@ from hil.lab.configfile import ConfigError
 from hil.lab.inventory import DeviceRef, Inventory, Machine
 from hil.lab.profiles import ProfileSet
 from hil.plugin.fixtures import *  # noqa: F403  (fixtures are found by name)
+from hil.plugin.known_bug_marks import KNOWN_BUGS, xfail_pair_if_known_bug
+from hil.plugin.known_bugs import DEFAULT_PATH, NO_BUGS, KnownBugs, load_known_bugs
 from hil.plugin.requirements import pair_skip_reason
 from hil.plugin.scenarios import collect_scenario_file
 from hil.plugin.session import LabSession
@@ -51,7 +53,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--lab-lease-wait", dest="hil_lease_wait", type=float, default=0.0, metavar="SECONDS",
         help="wait this long for a machine or device another session holds, then skip",
     )  # fmt: skip
+    group.addoption(
+        "--known-kernel-bugs", dest="hil_known_bugs", metavar="PATH",
+        help=f"known kernel bugs YAML: tests they break become xfail (default {DEFAULT_PATH.name})",
+    )  # fmt: skip
     parser.addini("lab_inventory", "lab inventory YAML used when --lab is not given")
+    parser.addini(
+        "known_kernel_bugs", "known kernel bugs YAML used when --known-kernel-bugs is not given"
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -85,7 +94,19 @@ def pytest_configure(config: pytest.Config) -> None:
             Path(config.getoption("hil_evidence")),
             lease_wait_s=config.getoption("hil_lease_wait"),
         )
+        config.stash[KNOWN_BUGS] = _known_bugs(config)
     config.stash[LAB_KEY] = session
+
+
+def _known_bugs(config: pytest.Config) -> KnownBugs:
+    """The list named by option or ini, else the repository's (none if it is not there)."""
+    path = config.getoption("hil_known_bugs") or config.getini("known_kernel_bugs")
+    if not path and not DEFAULT_PATH.is_file():
+        return NO_BUGS
+    try:
+        return load_known_bugs(path or DEFAULT_PATH)
+    except ConfigError as exc:
+        raise pytest.UsageError(f"bad known kernel bugs file:\n{exc}") from None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -166,9 +187,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         or pair.params["hil_pair"] is None
     ):
         return
-    reason = pair_skip_reason(session, item, *pair.params["hil_pair"])
+    machine, device = pair.params["hil_pair"]
+    reason = pair_skip_reason(session, item, machine, device)
     if reason:
         pytest.skip(reason)
+    xfail_pair_if_known_bug(item, session, machine)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

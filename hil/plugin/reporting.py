@@ -1,4 +1,4 @@
-"""Allure labels, one allure step per scenario step, and the evidence attached.
+"""Allure labels, one allure step per scenario step, the evidence attached, known-bug links.
 
 Scenarios that move interrupts between CPUs (hot-unplug, affinity moves
 with several fires) also get a PNG of per-CPU delivery over the steps,
@@ -12,6 +12,7 @@ from pathlib import Path
 import allure
 
 from hil.model.steps import describe
+from hil.plugin.known_bugs import KnownBug
 from hil.plugin.session import LabMachine
 from hil.report.plot import delivery_plot, wants_delivery_plot
 from hil.scenario.runner import RunResult
@@ -39,3 +40,8 @@ def report_run(result: RunResult, machine: LabMachine, bundle: Path) -> None:
     if wants_delivery_plot(result):
         allure.attach(delivery_plot(result), "per-CPU delivery", allure.attachment_type.PNG)
     allure.attach.file(str(bundle), "evidence bundle", allure.attachment_type.JSON)
+
+
+def report_known_bug(bug: KnownBug) -> None:
+    """The bug's link on the test's page, so an xfail leads straight to the report or fix."""
+    allure.dynamic.link(bug.link, name=f"known kernel bug {bug.id}")

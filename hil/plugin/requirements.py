@@ -7,35 +7,20 @@ is not a skip but an error, raised by the fixtures.
 
 from __future__ import annotations
 
-import operator
-import re
-from collections.abc import Callable
-
 import pytest
 
+from hil.lab.kernelrange import KernelRange
 from hil.model.kernel import KernelVersion
 from hil.model.vocabulary import IrType
 from hil.plugin.session import LabMachine, LabSession, MachineBusy
 
-_OPS: dict[str, Callable[[tuple[int, ...], tuple[int, ...]], bool]] = {
-    ">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq,
-}  # fmt: skip
-_SPEC = re.compile(r"^\s*(>=|<=|>|<|==)\s*(\d+(?:\.\d+)*)\s*$")
-
 
 def kernel_matches(version: KernelVersion, spec: str) -> bool:
     """`spec` is comma-separated clauses like ">=6.2,<6.10"; all must hold."""
-    have = version.as_tuple()
-    for clause in spec.split(","):
-        m = _SPEC.match(clause)
-        if m is None:
-            raise pytest.UsageError(
-                f"hil_requires: bad kernel clause {clause!r} (use e.g. '>=6.5')"
-            )
-        want = tuple(int(x) for x in m.group(2).split("."))
-        if not _OPS[m.group(1)](have[: len(want)], want):
-            return False
-    return True
+    try:
+        return KernelRange.parse(spec).contains(version)
+    except ValueError as exc:
+        raise pytest.UsageError(f"hil_requires: {exc}") from None
 
 
 def machine_skip_reason(lm: LabMachine, mark: pytest.Mark | None) -> str | None:

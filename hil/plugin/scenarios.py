@@ -19,6 +19,7 @@ from hil.lab.inventory import DeviceRef
 from hil.lab.transport.protocol import AgentError, TransportError
 from hil.model.steps import Fire, FireStored
 from hil.plugin.fixtures import machine_failure, reach
+from hil.plugin.known_bug_marks import xfail_if_known_bug
 from hil.plugin.session import MachineBusy
 from hil.scenario.loader import Scenario, load_scenario
 from hil.scenario.roles import fill_roles
@@ -107,6 +108,7 @@ class ScenarioItem(pytest.Item):
         reason = machine_skip_reason(lm, mark)
         if reason:
             pytest.skip(reason)
+        xfail_if_known_bug(self, lm, self.scenario.name, raises=ScenarioError)
         attached = {}
         leases = []
         try:

@@ -33,9 +33,12 @@ CATEGORIES: list[dict[str, Any]] = [
     },
     {
         "name": "Device error",
-        "description": "A device or a machine operation failed on the machine.",
+        "description": (
+            "A device or a machine operation failed on the machine, or a device stopped "
+            "answering (its reads returned all ones)."
+        ),
         "matchedStatuses": _NOT_PASSED,
-        "messageRegex": rf"{_ANY}\b(DeviceError|OperationError)\b{_ANY}",
+        "messageRegex": rf"{_ANY}\b(DeviceError|DeviceStoppedAnswering|OperationError)\b{_ANY}",
     },
 ]
 

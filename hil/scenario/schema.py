@@ -28,6 +28,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hil.lab.kernelrange import KernelRange
 from hil.model.kernel import KernelVersion
 
 _CPULIST = re.compile(r"^\s*\d+(\s*-\s*\d+)?(\s*,\s*\d+(\s*-\s*\d+)?)*\s*$")
@@ -73,8 +74,6 @@ def parse_cpus(value: Any) -> tuple[int, ...]:
 
 CpuList = Annotated[tuple[int, ...], Field(min_length=1)]
 
-_KERNEL_CLAUSE = re.compile(r"^\s*(>=|<=|>|<|==)\s*\d+(\.\d+)*\s*$")
-
 
 class Requires(_Strict):
     ir: Literal["any", "yes", "no"] = "any"
@@ -86,8 +85,14 @@ class Requires(_Strict):
     def _kernel_clauses(cls, value: str | None) -> str | None:
         # Checked here, not when a lab run first compares versions, so the
         # mistake is reported with its line before anything runs.
-        if value is not None and not all(_KERNEL_CLAUSE.match(c) for c in value.split(",")):
-            raise ValueError(f"{value!r}: write comparisons such as '>=6.5' or '>=6.2,<6.10'")
+        if value is None:
+            return value
+        try:
+            KernelRange.parse(value)
+        except ValueError:
+            raise ValueError(
+                f"{value!r}: write comparisons such as '>=6.5' or '>=6.2,<6.10'"
+            ) from None
         return value
 
 

@@ -37,10 +37,13 @@ from hil.virtlab.accel import kvm_works
 from hil.virtlab.bootslots import boot_slot
 from hil.virtlab.kernels import KernelImage
 from hil.virtlab.qemu_args import VmSpec, device_args, kernel_args, numa_node_args
+from hil.virtlab.qmp import Qmp, QmpError
 
 AGENT_PORT = "hil.agent"
 BOOT_TIMEOUT_S = 180.0
 GREETING_RETRY_S = 30.0
+SILENCE_QMP_TIMEOUT_S = 3.0
+"""How long a deadline's error waits for QEMU's word on the guest (QEMU itself may hang)."""
 """How long one connection waits for a greeting before the host end is reopened."""
 PANIC_MARKERS = ("Kernel panic - not syncing", "end Kernel panic")
 
@@ -221,6 +224,24 @@ class VirtualMachine:
                 raise BootError(f"{self.spec.name}: QEMU did not open the agent socket in time")
             time.sleep(0.05)
 
+    @property
+    def qmp(self) -> Qmp:
+        return Qmp(self.qmp_socket)
+
+    def _silence_evidence(self) -> str:
+        """What QEMU knows of a guest whose agent stopped answering: paused, crashed
+        (internal-error, guest-panicked) or running, that is hung inside."""
+        try:
+            status = Qmp(self.qmp_socket, timeout=SILENCE_QMP_TIMEOUT_S).status()
+        except QmpError as exc:
+            return f"QEMU did not say what the guest is doing: {exc}"
+        try:
+            lines = self.boot_log.read_bytes()[-2000:].decode(errors="replace").splitlines()
+        except OSError:
+            lines = []
+        tail = lines[-1].strip() if lines else "(empty)"
+        return f"QEMU reports the guest {status}; {self.boot_log} ends: {tail}"
+
     def _boot_problem(self, pgid: int) -> str | None:
         if not _alive(pgid) or (self._proc is not None and self._proc.poll() is not None):
             return f"QEMU exited; see {self.boot_log}"
@@ -242,6 +263,7 @@ class VirtualMachine:
                 sock.fileno(),
                 sock.fileno(),
                 alive=lambda: self._boot_problem(pgid),
+                silence=self._silence_evidence,
                 name=self.spec.name,
             )
             hello = transport.wait_hello(timeout)
@@ -333,6 +355,7 @@ class VirtualMachine:
                 sock.fileno(),
                 sock.fileno(),
                 alive=lambda: self._boot_problem(state.pgid),
+                silence=self._silence_evidence,
                 name=state.name,
             )
             left = deadline - time.monotonic()
@@ -370,12 +393,15 @@ class VirtualMachine:
         state = self.state
         if state is None and self.state_file.exists():
             state = VmState.load(self.state_file)
+        asked = False
         if self._conn is not None:
             with contextlib.suppress(Exception):  # the guest may be gone; killing follows
                 self._transport.call("poweroff", timeout=5)
+                asked = True
             self.disconnect()
         if state is not None:
-            deadline = time.monotonic() + timeout
+            # A guest that was not asked (hung, paused, no agent) is not waited for.
+            deadline = time.monotonic() + (timeout if asked else 0)
             while _alive(state.pgid) and time.monotonic() < deadline:
                 time.sleep(0.1)
             self._kill(state.pgid)

@@ -1,6 +1,6 @@
 """Bad input never gives a traceback, and every error says file, line and field.
 
-Hypothesis mutates valid inventory, profile and scenario files (keys
+Hypothesis mutates valid inventory, profile, scenario and known-kernel-bugs files (keys
 deleted or added, wrong types, bad BDFs and cpulists, broken YAML, bytes
 that are not UTF-8, truncation) and CLI argument lists.  Each case must end
 in success, a `ConfigError` (exit 2 from the CLI), a click usage error
@@ -9,7 +9,7 @@ exception.  Every `ConfigIssue` must name the file, carry a field path
 unless the whole file is unusable, and a line number wherever the path
 reaches a key that is in the text; that line must hold the key.
 
-1050 cases in all; the example counts below keep the run near 15 s on an idle core.
+1150 cases in all; the example counts below keep the run near 15 s on an idle core.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from hil.cli.predict import predict_scenario
 from hil.lab.configfile import ConfigError, ConfigIssue
 from hil.lab.inventory import DEFAULT_PROFILES_FOLDER, Inventory
 from hil.lab.profiles import Profile, ProfileSet
+from hil.plugin.known_bugs import load_known_bugs
 from tests.fuzz.mutations import NASTY_STRINGS, dump, user_file
 
 FUZZ = settings(
@@ -48,6 +49,7 @@ FILE_LEVEL = (
     "a scenario is a mapping",
     "an inventory is a mapping",
     "a profile is a mapping",
+    "a known kernel bugs file is a mapping",
 )
 """Messages about the file as a whole: no field to name."""
 
@@ -129,6 +131,22 @@ SCENARIO: dict[str, Any] = {
         {"request": {"device": "dev", "vector": 1}},
         {"release": {"device": "dev", "vector": 1}},
         {"disable": {"device": "nic"}},
+    ],
+}
+
+KNOWN_BUGS: dict[str, Any] = {
+    "bugs": [
+        {
+            "id": "vector-move",
+            "kernel": ">=6.7,<6.9.12",
+            "tests": ["tests/hil/test_every_vector.py::*"],
+            "scenarios": ["affinity-*"],
+            "ir": "none",
+            "reason": "an affinity move drops the next interrupt",
+            "link": "https://lore.kernel.org/r/example",
+            "strict": False,
+        },
+        {"id": "b", "kernel": "==6.12", "tests": ["*"], "reason": "r", "link": "https://x.y/1"},
     ],
 }
 
@@ -248,6 +266,16 @@ def test_scenario_files_load_and_predict(workdir: Path, raw: bytes) -> None:
         assert all(Path(i.file).parent == DEFAULT_PROFILES_FOLDER for i in others), others
         if own:
             check_issues(ConfigError(own), path, raw)
+
+
+@settings(FUZZ, max_examples=100)
+@given(raw=user_file(KNOWN_BUGS))
+def test_known_kernel_bugs_files(workdir: Path, raw: bytes) -> None:
+    path = write(workdir, "known_kernel_bugs.yaml", raw)
+    try:
+        load_known_bugs(path)
+    except ConfigError as error:
+        check_issues(error, path, raw)
 
 
 def _invoke(args: list[str]) -> click.testing.Result:

@@ -9,7 +9,9 @@ its controller vanishes; `hil restore` then releases the dead session's
 leases and restores whatever is still journaled.  The guest is a throwaway copy of
 the inventory's first virtual machine (one igb), kept up between sessions as
 `hil lab up` does, under a private lab state folder: the suite's own
-machines and leases are never touched.
+machines and leases are never touched.  The last test reboots that guest
+in the middle of a run instead (`HIL_KILL_SIGNAL=STOP` holds the controller
+at the step while QMP resets the machine).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,6 +29,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from hil.lab.inventory import Machine
+from hil.lab.journal import pending
 from hil.lab.leases import LeaseManager
 from hil.plugin.plugin import selected_pairs
 from hil.plugin.session import LabSession
@@ -111,6 +115,19 @@ def _machine_state(kept: KeptUp) -> tuple[str | None, list[int]]:
         kept.vm.disconnect()
 
 
+def _suite(kept: KeptUp) -> list[str]:
+    return [
+        sys.executable, "-m", "pytest", str(SCENARIO), "--lab", str(kept.inventory),
+        "-p", "no:cacheprovider", "-p", "no:randomly", "-q",
+        "--lab-evidence", str(kept.state / "evidence"),
+    ]  # fmt: skip
+
+
+def _stopped(pid: int) -> bool:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat.rsplit(")", 1)[1].split()[0] == "T"
+
+
 @pytest.mark.parametrize("after_step", [1, 4], ids=["after-enable", "after-cpu-offline"])
 def test_a_killed_suite_leaves_nothing_hil_restore_does_not_put_back(
     kept_up: KeptUp, after_step: int
@@ -119,11 +136,7 @@ def test_a_killed_suite_leaves_nothing_hil_restore_does_not_put_back(
     assert driver_before == "igb", f"the guest's igb starts on {driver_before}"
 
     run = subprocess.run(
-        [
-            sys.executable, "-m", "pytest", str(SCENARIO), "--lab", str(kept_up.inventory),
-            "-p", "no:cacheprovider", "-p", "no:randomly", "-q",
-            "--lab-evidence", str(kept_up.state / "evidence"),
-        ],
+        _suite(kept_up),
         cwd=REPO, env=kept_up.env(HIL_KILL_AT=f"run.after-step:{after_step}"),
         capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
     )  # fmt: skip
@@ -140,4 +153,53 @@ def test_a_killed_suite_leaves_nothing_hil_restore_does_not_put_back(
     assert LeaseManager(kept_up.state / "leases", "kill-test-listing").list() == []
     driver_after, cpus_after = _machine_state(kept_up)
     assert driver_after == "igb", f"after `hil restore` the igb is on {driver_after}"
+    assert cpus_after == cpus_before, f"online CPUs {cpus_before} became {cpus_after}"
+
+
+def test_a_machine_rebooted_mid_run_ends_the_run_and_its_journal_is_not_replayed(
+    kept_up: KeptUp,
+) -> None:
+    """The controller is frozen right after step 4 (device on vfio-pci, an irq moved,
+    CPU 3 offline, all journaled), the guest is reset, the controller goes on: the run
+    ends with an error naming the lost machine instead of hanging, and the journal of
+    the earlier boot is dropped, not replayed onto a renumbered machine."""
+    driver_before, cpus_before = _machine_state(kept_up)
+    assert driver_before == "igb", f"the guest's igb starts on {driver_before}"
+    journal = kept_up.vm.rw_dir / "journal"
+    agent_log = kept_up.vm.rw_dir / "agent.log"
+    log_start = agent_log.stat().st_size if agent_log.exists() else 0
+
+    child = subprocess.Popen(
+        _suite(kept_up),
+        cwd=REPO, env=kept_up.env(HIL_KILL_AT="run.after-step:4", HIL_KILL_SIGNAL="STOP"),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + RUN_TIMEOUT_S
+        while not _stopped(child.pid):
+            assert child.poll() is None, f"the run ended before step 4:\n{child.stdout.read()}"  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "the run never reached step 4"
+            time.sleep(0.2)
+        kinds = {p.entry.kind for p in pending(journal)}
+        assert {"driver", "cpu"} <= kinds, f"step 4 left {kinds} journaled"
+
+        kept_up.vm.qmp.execute("system_reset")
+        os.kill(child.pid, signal.SIGCONT)
+        output, _ = child.communicate(timeout=RUN_TIMEOUT_S)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode not in (0, -signal.SIGKILL), output[-3000:]
+    assert "infrastructure:" in output or "on the machine:" in output, output[-3000:]
+
+    restore = kept_up.hil("restore", "--lab", str(kept_up.inventory))
+    assert restore.returncode == 0, restore.stdout + restore.stderr
+    assert pending(journal) == []
+    log = agent_log.read_text(errors="replace")[log_start:]
+    assert "journal: dropped" in log, f"the earlier boot's entries were not dropped:\n{log}"
+    assert "journal: restored" not in log, f"an earlier boot's entry was replayed:\n{log}"
+    assert LeaseManager(kept_up.state / "leases", "kill-test-listing").list() == []
+    driver_after, cpus_after = _machine_state(kept_up)
+    assert driver_after == "igb", f"after the reboot and `hil restore` the igb is on {driver_after}"
     assert cpus_after == cpus_before, f"online CPUs {cpus_before} became {cpus_after}"

@@ -1,5 +1,7 @@
 import struct
 
+import pytest
+
 from hil.linux.pci import (
     CAP_ID_MSI,
     CAP_ID_MSIX,
@@ -126,3 +128,19 @@ def test_sysfs_devices_find_and_groups(pci_kernel):
 
 def test_sysfs_without_pci_bus_is_empty(tmp_path):
     assert PciSysfs(tmp_path).devices() == []
+
+
+def test_live_vendor_id_is_read_from_config_not_from_the_vendor_file(pci_kernel):
+    pci_kernel.add_device("0000:00:0a.0", 0x8086, 0x10D3, config=e1000e_like_config())
+    pci = PciSysfs(pci_kernel.root)
+    assert pci.live_vendor_id("0000:00:0a.0") == 0x8086
+    # The link went down: config reads complete with all ones, `vendor` keeps its copy.
+    (pci_kernel.bus / "devices/0000:00:0a.0/config").write_bytes(b"\xff" * 256)
+    assert pci.live_vendor_id("0000:00:0a.0") == 0xFFFF
+    assert pci.device("0000:00:0a.0").vendor == 0x8086
+
+
+def test_live_vendor_id_of_a_removed_device_is_an_os_error(pci_kernel):
+    pci = PciSysfs(pci_kernel.root)
+    with pytest.raises(FileNotFoundError):
+        pci.live_vendor_id("0000:00:0a.0")

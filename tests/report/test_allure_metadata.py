@@ -36,6 +36,13 @@ def test_remote_device_error():
 def test_local_device_error():
     raise DeviceError("igb0: reset timed out")
 
+def test_device_stopped_answering():
+    pytest.fail(
+        "on the machine: run_step: DeviceStoppedAnswering: igb0 (0000:00:03.0) stopped "
+        "answering: config read of vendor ID returned 0xffff",
+        pytrace=False,
+    )
+
 def test_plain_bug():
     assert 1 == 2
 """
@@ -46,6 +53,7 @@ EXPECTED_CATEGORY = {
     "test_channel_broke": "Infrastructure error",
     "test_remote_device_error": "Device error",
     "test_local_device_error": "Device error",
+    "test_device_stopped_answering": "Device error",
     "test_plain_bug": None,
 }
 
@@ -55,7 +63,7 @@ def _results(pytester: pytest.Pytester) -> Path:
     result = pytester.runpytest(
         "-p", "hil.plugin.report_hooks", "-p", "no:cacheprovider", "--alluredir", "res"
     )
-    result.assert_outcomes(passed=1, failed=6)
+    result.assert_outcomes(passed=1, failed=7)
     return pytester.path / "res"
 
 

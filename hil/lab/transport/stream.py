@@ -28,10 +28,15 @@ class StreamTransport:
         write_fd: int,
         *,
         alive: Callable[[], str | None] | None = None,
+        silence: Callable[[], str | None] | None = None,
         name: str = "agent",
     ) -> None:
-        """`alive()` returns None while the far side can still answer, else why not."""
+        """`alive()` returns None while the far side can still answer, else why not;
+        `silence()` says what is known of a far side that stopped answering (a
+        hypervisor's view of a hung guest), to go with the deadline's error."""
         self._rfd = read_fd
+        self._silence = silence
+        self._broken: str | None = None
         self._wfd = write_fd
         self._alive = alive
         self._name = name
@@ -50,7 +55,9 @@ class StreamTransport:
         while b"\n" not in self._buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise TransportError(f"{self._name}: no answer before the deadline")
+                known = self._silence() if self._silence is not None else None
+                why = f" ({known})" if known else ""
+                raise TransportError(f"{self._name}: no answer before the deadline{why}")
             ready, _, _ = select.select([self._rfd], [], [], min(remaining, 1.0))
             if not ready:
                 self._check_alive()
@@ -84,23 +91,37 @@ class StreamTransport:
                 return message["hello"]
 
     def call(self, op: str, args: dict[str, Any] | None = None, timeout: float = 60.0) -> Any:
+        """One request and its reply.  After a failure the channel is not used again:
+        a far side that missed one deadline would make every later call wait out its
+        own, and a late reply could still be on its way."""
         with self._lock:
-            request = Request(self._next_id, op, args or {})
-            self._next_id += 1
-            data = request.to_line()
+            if self._broken is not None:
+                raise TransportError(
+                    f"{self._name}: not used again after an earlier failure ({self._broken})"
+                )
             try:
-                while data:
-                    written = os.write(self._wfd, data)
-                    data = data[written:]
-            except OSError as exc:
-                self._check_alive()
-                raise TransportError(f"{self._name}: cannot send {op}: {exc}") from exc
-            deadline = time.monotonic() + timeout
-            while True:
-                message = self._read_line(deadline)
-                if message.get("id") != request.id:
-                    continue
-                if "error" in message:
-                    err = message["error"]
-                    raise AgentError(op, err.get("type", "Error"), err.get("message", ""))
-                return message.get("result")
+                return self._call(op, args, timeout)
+            except TransportError as exc:
+                self._broken = str(exc)
+                raise
+
+    def _call(self, op: str, args: dict[str, Any] | None, timeout: float) -> Any:
+        request = Request(self._next_id, op, args or {})
+        self._next_id += 1
+        data = request.to_line()
+        try:
+            while data:
+                written = os.write(self._wfd, data)
+                data = data[written:]
+        except OSError as exc:
+            self._check_alive()
+            raise TransportError(f"{self._name}: cannot send {op}: {exc}") from exc
+        deadline = time.monotonic() + timeout
+        while True:
+            message = self._read_line(deadline)
+            if message.get("id") != request.id:
+                continue
+            if "error" in message:
+                err = message["error"]
+                raise AgentError(op, err.get("type", "Error"), err.get("message", ""))
+            return message.get("result")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hil.devices.answering import Presence
 from tests.devices.doubles.register_file import RegisterFile
 
 MSI_WINDOW = range(0xFEE00000, 0xFEF00000)
@@ -52,6 +53,15 @@ class FakeDeviceIO:
 
     def config(self) -> RegisterFile:
         return self._config
+
+    def stop_answering(self) -> None:
+        """The device leaves the link: every BAR and its config space read all ones."""
+        for space in (*self.bars.values(), self._config):
+            space.stop_answering()
+
+    def presence(self, name: str) -> Presence:
+        """The check a lab machine builds, here reading the double's own config space."""
+        return Presence(name, self.bdf, lambda: self._config.read16(0))
 
     def dma_buffer(self, size: int) -> FakeDmaBuffer:
         buffer = FakeDmaBuffer(self._next_iova, size)

@@ -15,7 +15,8 @@ class RegisterFile:
 
     `writes` holds (bar, offset, width in bytes, value) in order.  Hooks give
     a register device semantics; a hooked write is not stored unless the hook
-    stores it (with `poke`).
+    stores it (with `poke`).  After `stop_answering()` the space behaves like
+    a device gone from the link: reads return all ones, writes are dropped.
     """
 
     def __init__(self, bar: int, size: int = 0x10000) -> None:
@@ -25,6 +26,11 @@ class RegisterFile:
         self.reads: list[tuple[int, int, int]] = []
         self._write_hooks: list[tuple[int, int, WriteHook]] = []
         self._read_hooks: list[tuple[int, int, ReadHook]] = []
+        self.answering = True
+
+    def stop_answering(self) -> None:
+        """Surprise removal: no read completes from now on (all ones), no write lands."""
+        self.answering = False
 
     def on_write(self, start: int, hook: WriteHook, end: int | None = None) -> None:
         self._write_hooks.append((start, end if end is not None else start + 1, hook))
@@ -41,6 +47,8 @@ class RegisterFile:
 
     def _read(self, offset: int, width: int) -> int:
         self.reads.append((self.bar, offset, width))
+        if not self.answering:
+            return (1 << (8 * width)) - 1
         for start, end, hook in self._read_hooks:
             if start <= offset < end:
                 return hook(offset, width)
@@ -48,6 +56,8 @@ class RegisterFile:
 
     def _write(self, offset: int, width: int, value: int) -> None:
         self.writes.append((self.bar, offset, width, value))
+        if not self.answering:
+            return
         for start, end, hook in self._write_hooks:
             if start <= offset < end:
                 hook(offset, width, value)
@@ -80,7 +90,8 @@ class RegisterFile:
 
     def write_bytes(self, offset: int, data: bytes) -> None:
         self.writes.append((self.bar, offset, len(data), int.from_bytes(data, "little")))
-        self.memory[offset : offset + len(data)] = data
+        if self.answering:
+            self.memory[offset : offset + len(data)] = data
 
 
 class MappedRegisterFile(RegisterFile):
