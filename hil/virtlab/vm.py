@@ -89,14 +89,27 @@ def _vng() -> str:
     return found
 
 
-def _alive(pgid: int) -> bool:
+def _alive(pgid: int, proc: Path = Path("/proc")) -> bool:
+    """Some process of the group is still running: a zombie is not.
+
+    QEMU gone, its `vng` parent stays a zombie until whoever started it reaps
+    it, and `killpg(pgid, 0)` still succeeds on that zombie: another process
+    (`hil restore`, `hil lab status`) would wait on a machine that is gone.
+    """
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # exited while we looked
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
 
 
 class VirtualMachine:
