@@ -37,8 +37,9 @@ class Shown:
 
     value: object
     status: str
-    """exact, uncertain or relative."""
+    """exact, uncertain, relative or within (a per-CPU split bounded to some CPUs)."""
     relative: str | None = None
+    within: tuple[int, ...] | None = None
 
     def text(self, ir: IrType) -> str:
         if self.relative is not None:
@@ -82,6 +83,9 @@ def shown(path: str, value: object, prediction: Prediction) -> Shown:
     rel = prediction.relative.get(path)
     if rel is not None:
         return Shown(value, "relative", f"{rel.symbol}+{rel.offset}")
+    bound = prediction.within.get(path)
+    if bound is not None:
+        return Shown(value, "within", within=bound)
     return Shown(value, "uncertain" if path in prediction.uncertain else "exact")
 
 
@@ -195,8 +199,13 @@ def _print_step(out: Any, view: StepView, ir: IrType, label: str) -> None:
         out.print(table)
     for key, per_cpu, eventfd in view.deliveries:
         mark = "?" if per_cpu.status == "uncertain" else ""
+        landing = _landing_text(per_cpu.value) + mark
+        if per_cpu.within is not None:
+            total = sum(n for _, n in per_cpu.value) if isinstance(per_cpu.value, tuple) else 0
+            cpus = ",".join(map(str, per_cpu.within))
+            landing = f"{total} on CPUs {cpus}, split decided by timing"
         out.print(
-            f"  fire {key}: {_landing_text(per_cpu.value)}{mark}; eventfd {eventfd.text(ir)}",
+            f"  fire {key}: {landing}; eventfd {eventfd.text(ir)}",
             markup=False,
             highlight=False,
         )
@@ -223,6 +232,8 @@ def _json_shown(item: Shown, ir: IrType) -> dict[str, object]:
     out: dict[str, object] = {"value": _json_value(item.value, ir), "status": item.status}
     if item.relative is not None:
         out["relative"] = item.relative
+    if item.within is not None:
+        out["within"] = list(item.within)
     return out
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import select
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from hil.lab.opened import OpenedDevice
@@ -53,3 +55,55 @@ def check_silence(dev: OpenedDevice, entry: int | None, deadline_s: float) -> No
     """
     which = "its stored message" if entry is None else f"vector {entry}"
     dev.presence.check(after=f"no interrupt from {which} within {deadline_s:g} s")
+
+
+@dataclass(frozen=True)
+class MovingFires:
+    paced: PacedFires
+    writes: int
+    """Affinity writes made while the fires ran (at least one round of the masks)."""
+    errno: str | None
+    """The first write the kernel refused, if any."""
+
+
+def fires_while_moving(
+    dev: OpenedDevice,
+    entry: int,
+    count: int,
+    masks: Sequence[tuple[int, ...]],
+    write: Callable[[tuple[int, ...]], str | None],
+    deadline_s: float,
+) -> MovingFires:
+    """`count` paced fires here while a second thread writes `masks` in turn, round
+    after round, as fast as the kernel takes them; once the fires are done it ends
+    its round, so the last write is always `masks[-1]`.
+
+    Pacing is what keeps the count honest: a fire waits for its interrupt
+    before the next, so no two edges can merge while the vector is masked
+    mid-move, and every fire is one interrupt the eventfd must count.
+    """
+    done = threading.Event()
+    writes = 0
+    refused: list[str] = []
+
+    def mover() -> None:
+        nonlocal writes
+        while True:
+            for mask in masks:
+                errno_name = write(mask)
+                writes += 1
+                if errno_name is not None:
+                    refused.append(errno_name)
+            if done.is_set():
+                return
+
+    thread = threading.Thread(target=mover, name="affinity-mover", daemon=True)
+    thread.start()
+    try:
+        paced = paced_fires(dev, entry, count, deadline_s)
+    finally:
+        done.set()
+        thread.join(timeout=deadline_s * len(masks) + deadline_s)
+    if thread.is_alive():
+        raise RuntimeError(f"the affinity writer was still writing {deadline_s:g} s per mask later")
+    return MovingFires(paced, writes, refused[0] if refused else None)

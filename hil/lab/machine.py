@@ -28,7 +28,7 @@ from hil.devices.base import DeviceError, DeviceUnavailable, StoredMessageDriver
 from hil.devices.registry import driver_for
 from hil.lab.calibrate import live_calibration, machine_facts
 from hil.lab.codeid import code_digest
-from hil.lab.firing import check_silence, paced_fires
+from hil.lab.firing import check_silence, fires_while_moving, paced_fires
 from hil.lab.journal import AffinityEntry, CpuEntry, DriverEntry, Journal, restore_sessions
 from hil.lab.observe import Fired, Observer
 from hil.lab.opened import OpenedDevice
@@ -337,6 +337,10 @@ class MachineOps:
                     errno_name = self._affinity(self._device(device), entry, cpus)
                 case S.Fire(device, entry, times):
                     fired = self._fire(self._device(device), entry, times)
+                case S.FireWhileMoving(device, entry, fires, masks):
+                    errno_name, fired = self._fire_while_moving(
+                        self._device(device), entry, fires, masks
+                    )
                 case S.Store(device, entry):
                     self._store(self._device(device), entry)
                 case S.FireStored(device):
@@ -382,6 +386,31 @@ class MachineOps:
             consumed = paced.received
         dev.driver.fire(entry)
         return Fired(dev, entry, times, consumed)
+
+    def _fire_while_moving(
+        self, dev: OpenedDevice, entry: int, fires: int, masks: tuple[tuple[int, ...], ...]
+    ) -> tuple[str | None, Fired | None]:
+        """All but the last fire race the affinity writer; the last follows its final write."""
+        if entry not in dev.eventfds:
+            raise OperationError(
+                f"fire_while_moving {dev.name}[{entry}]: needs a requested vector "
+                "(its eventfd paces the fires)"
+            )
+        irq = self.observer.irq_of(dev, entry)
+        if irq is None:
+            return "ENOENT", None
+        online = set(self.hotplug.online_cpus())
+        if any(not online.intersection(mask) for mask in masks):
+            return "EINVAL", None
+        self._journal_affinity(irq)
+        moving = fires_while_moving(
+            dev, entry, fires - 1, masks,
+            lambda cpus: self.procirq.set_affinity(irq, cpus).errno, FIRE_DEADLINE_S,
+        )  # fmt: skip
+        for _ in range(fires - 1 - moving.paced.fired):
+            dev.driver.fire(entry)  # one did not arrive: the rest cannot be paced
+        dev.driver.fire(entry)
+        return moving.errno, Fired(dev, entry, fires, moving.paced.received)
 
     def bench_raw_fire(self, device: str, entry: int, count: int) -> dict[str, Any]:
         """Fire a requested vector `count` times, each time waiting for and reading its
@@ -476,12 +505,15 @@ class MachineOps:
         irq = self.observer.irq_of(dev, entry)
         if irq is None:
             return "ENOENT"
+        self._journal_affinity(irq)
+        return self.procirq.set_affinity(irq, cpus).errno
+
+    def _journal_affinity(self, irq: int) -> None:
         if irq not in self.touched_irqs:
             original = format_cpulist(self.procirq.affinity(irq))
             handle = self.journal.record(AffinityEntry(irq=irq, original_affinity=original))
             self.journal.mark_applied(handle)
             self.touched_irqs.add(irq)
-        return self.procirq.set_affinity(irq, cpus).errno
 
     def _store(self, dev: OpenedDevice, entry: int) -> None:
         if not isinstance(dev.driver, StoredMessageDriver):

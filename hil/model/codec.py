@@ -31,6 +31,7 @@ for _cls in (
     steps.Release,
     steps.Affinity,
     steps.Fire,
+    steps.FireWhileMoving,
     steps.Store,
     steps.FireStored,
     steps.CpuOffline,

@@ -17,6 +17,7 @@ import copy
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 from hil.model import domain
@@ -43,6 +44,7 @@ from hil.model.steps import (
     Enable,
     Fire,
     FireStored,
+    FireWhileMoving,
     Release,
     Request,
     Step,
@@ -77,6 +79,8 @@ class _Result:
     lost: int | None = None
     spurious: int | None = None
     uncertain: set[str] = field(default_factory=set)
+    within: dict[str, tuple[int, ...]] | None = None
+    """Per-CPU splits timing decides, bounded to CPUs (made only by the steps that race)."""
 
 
 class InterruptModel:
@@ -141,11 +145,11 @@ class InterruptModel:
         self._steps = number + 1
         alternative_state = copy.deepcopy(self._state) if self._timing_may_decide(step) else None
         domain.run_cleanups(self._state)
-        outcome, uncertain, relative, rules = _run(self._state, step, number)
+        outcome, uncertain, relative, rules, within = _run(self._state, step, number)
         alternatives: list[StepOutcome] = []
         self._alternative_states = []
         if alternative_state is not None:
-            alt, alt_uncertain, alt_relative, alt_rules = _run(alternative_state, step, number)
+            alt, alt_uncertain, alt_relative, alt_rules, _ = _run(alternative_state, step, number)
             if flatten(alt) != flatten(outcome):
                 alternatives.append(alt)
                 self._alternative_states.append(alternative_state)
@@ -158,6 +162,7 @@ class InterruptModel:
             uncertain=frozenset(uncertain),
             relative=relative,
             alternatives=tuple(alternatives),
+            within=within or _NO_BOUNDS,
             rules=rules,
         )
 
@@ -180,9 +185,14 @@ class InterruptModel:
 # -- one step -------------------------------------------------------------------------
 
 
+_NO_BOUNDS: Mapping[str, tuple[int, ...]] = MappingProxyType({})
+
+
 def _run(
     m: MachineState, step: Step, number: int
-) -> tuple[StepOutcome, set[str], dict[str, Relative], tuple[str, ...]]:
+) -> tuple[
+    StepOutcome, set[str], dict[str, Relative], tuple[str, ...], dict[str, tuple[int, ...]] | None
+]:
     m.notes = []
     m.rules_used = []
     m.trace = [] if isinstance(step, _TRACED_STEPS) else None
@@ -222,7 +232,7 @@ def _run(
         notes=tuple(m.notes),
     )
     m.trace = None
-    return outcome, uncertain, relative, tuple(m.rules_used)
+    return outcome, uncertain, relative, tuple(m.rules_used), result.within
 
 
 _TRACED_STEPS = (Enable, Request)
@@ -749,27 +759,70 @@ class _Handlers:
         self.r.views = [vs]
 
     def affinity(self, step: Affinity) -> None:
-        m = self.m
         dev = self.device(step.device)
         vs = dev.vectors.get(step.entry)
         if vs is None or not vs.irq.proc:
             self.fail("ENOENT", "/proc/irq/N/ exists only after the first request_irq")
             return
         self.r.views = [vs]
-        irq = vs.irq
-        if any(c < 0 or c > m.all_cpus_tuple[-1] for c in step.cpus):
+        self.write_mask(vs.irq, step.cpus)
+
+    def write_mask(self, irq: IrqState, cpus: tuple[int, ...]) -> None:
+        """write_irq_affinity of /proc/irq/N/smp_affinity_list; a refusal sets the errno."""
+        m = self.m
+        if any(c < 0 or c > m.all_cpus_tuple[-1] for c in cpus):
             self.fail("ERANGE", "CPU number beyond nr_cpu_ids (bitmap_parselist)")
             return
         if irq.managed:
             self.fail(m.rules.managed_affinity_errno, "managed irq (write_irq_affinity)")
             return
-        mask = frozenset(step.cpus)
+        mask = frozenset(cpus)
         if not any(c in m.online for c in mask):
             self.fail("EINVAL", "the mask has no online CPU (write_irq_affinity)")
             return
         error = domain.write_affinity(m, irq, mask)
         if error is not None:
             self.fail(error, f"irq_set_affinity failed: {error}")
+
+    def fire_while_moving(self, step: FireWhileMoving) -> None:
+        """Fires racing affinity writes.  Stepped through in one order (a fire, then the
+        next mask; the cleanup timer runs between them, as each fire waits for its
+        interrupt), but only what every order shares is predicted exactly: each fire
+        delivered once, nothing lost or spurious, all on CPUs the start or a mask
+        allows.  Where the vector ends up (its last move may still be pending) is
+        not, and later placements stay uncertain until something re-places it."""
+        m = self.m
+        dev = self.device(step.device)
+        self.watch(step.device, step.entry)
+        self.r.lost = 0
+        self.r.spurious = 0
+        vs = dev.vectors.get(step.entry)
+        if vs is None or not vs.irq.proc:
+            self.fail("ENOENT", "/proc/irq/N/ exists only after the first request_irq")
+            return
+        self.r.views = [vs]
+        if any(not any(c in m.online for c in mask) for mask in step.masks):
+            self.fail("EINVAL", "a mask has no online CPU (write_irq_affinity): nothing fired")
+            return
+        irq = vs.irq
+        m.rule("fire-while-moving-bounded")
+        reachable = {c for mask in step.masks for c in mask if c in m.online}
+        if irq.cfg_cpu is not None:
+            reachable.add(irq.cfg_cpu)
+        fired = 0
+        for mask in step.masks:
+            if fired < step.fires - 1:
+                self.send(step.device, vs.message, irq.irte)
+                fired += 1
+            domain.run_cleanups(m)
+            self.write_mask(irq, mask)
+        for _ in range(step.fires - fired):
+            domain.run_cleanups(m)
+            self.send(step.device, vs.message, irq.irte)
+        if self.r.within is None:
+            self.r.within = {}
+        self.r.within[f"delivered.{step.device}[{step.entry}].per_cpu"] = tuple(sorted(reachable))
+        irq.placement_uncertain = True  # its views say so (see _mark_placement_uncertain)
 
     def fire(self, step: Fire) -> None:
         dev = self.device(step.device)
@@ -884,6 +937,7 @@ _HANDLERS: dict[type, Callable[[_Handlers, Any], None]] = {
     Release: _Handlers.release_step,
     Affinity: _Handlers.affinity,
     Fire: _Handlers.fire,
+    FireWhileMoving: _Handlers.fire_while_moving,
     Store: _Handlers.store,
     FireStored: _Handlers.fire_stored,
     CpuOffline: _Handlers.cpu_offline,

@@ -13,6 +13,11 @@ A prediction is a `StepOutcome` plus two annotations:
   IRTE block, an irq range), so the entries of a multi-MSI block and the
   constancy of a message across affinity moves are still judged strictly.
 
+`within` bounds the per-CPU split of a step where timing decides it (fires
+racing affinity writes): path -> the CPUs the deliveries may land on.  The
+observed deliveries must all be on those CPUs and add up to the predicted
+total; which of them got how many is not judged.
+
 `alternatives` lists other outcomes the kernel may produce where timing
 decides (a second affinity write inside the cleanup window); the observed
 outcome must match the main outcome or one alternative on every judged field.
@@ -43,5 +48,6 @@ class Prediction:
     uncertain: frozenset[str] = frozenset()
     relative: Mapping[str, Relative] = field(default_factory=lambda: MappingProxyType({}))
     alternatives: tuple[StepOutcome, ...] = ()
+    within: Mapping[str, tuple[int, ...]] = field(default_factory=lambda: MappingProxyType({}))
     rules: tuple[str, ...] = ()
     """Names of the model rules that produced this prediction (for the report)."""

@@ -62,6 +62,22 @@ class Fire:
 
 
 @dataclass(frozen=True)
+class FireWhileMoving:
+    """Fire `fires` times, each awaited and acknowledged before the next, while a
+    second thread writes the affinity `masks` in turn, round after round, ending a
+    round on the last mask; the last fire comes after that final write.
+
+    Timing decides which CPU each fire meets and where the vector is left, so the
+    split over CPUs is judged as a bound (every delivery on a CPU the start or a
+    mask allows, all of them counted once), not as one split."""
+
+    device: str
+    entry: int
+    fires: int
+    masks: tuple[tuple[int, ...], ...]
+
+
+@dataclass(frozen=True)
 class Store:
     """Copy the kernel's current message of a vector into the device's own storage."""
 
@@ -99,6 +115,7 @@ Step = (
     | Release
     | Affinity
     | Fire
+    | FireWhileMoving
     | Store
     | FireStored
     | CpuOffline
@@ -121,6 +138,11 @@ def _fire(step: Fire) -> str:
     return f"fire {step.device}[{step.entry}]{burst}"
 
 
+def _fire_while_moving(step: FireWhileMoving) -> str:
+    masks = " | ".join(",".join(map(str, mask)) for mask in step.masks)
+    return f"fire {step.device}[{step.entry}] x{step.fires} while moving -> {masks}"
+
+
 def _cpu(step: CpuOffline | CpuOnline) -> str:
     return f"{type(step).__name__.lower().replace('cpu', 'cpu_')} {step.cpu}"
 
@@ -139,6 +161,7 @@ _DESCRIBERS: dict[type, Callable[[Any], str]] = {
     Release: _entry_step,
     Affinity: _affinity,
     Fire: _fire,
+    FireWhileMoving: _fire_while_moving,
     Store: _entry_step,
     FireStored: _device_step,
     CpuOffline: _cpu,

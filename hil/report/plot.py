@@ -13,7 +13,15 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable
 
-from hil.model.steps import Affinity, CpuOffline, CpuOnline, Fire, FireStored, describe
+from hil.model.steps import (
+    Affinity,
+    CpuOffline,
+    CpuOnline,
+    Fire,
+    FireStored,
+    FireWhileMoving,
+    describe,
+)
 from hil.model.vocabulary import Delivery
 from hil.scenario.runner import RunResult
 
@@ -29,10 +37,11 @@ def _per_cpu(deliveries: Iterable[Delivery]) -> dict[int, int]:
 
 
 def wants_delivery_plot(result: RunResult) -> bool:
-    """CPU hotplug, or affinity moves with several fires, and some delivery to draw."""
+    """CPU hotplug, affinity moves with several fires, or fires racing moves, and some
+    delivery to draw."""
     steps = [r.step for r in result.records]
     fires = sum(isinstance(s, Fire | FireStored) for s in steps)
-    moves = any(isinstance(s, CpuOffline) for s in steps) or (
+    moves = any(isinstance(s, CpuOffline | FireWhileMoving) for s in steps) or (
         any(isinstance(s, Affinity) for s in steps) and fires >= MIN_FIRES_WITH_AFFINITY
     )
     delivered = any(

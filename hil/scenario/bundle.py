@@ -48,6 +48,7 @@ def write_bundle(result: RunResult, folder: Path, extra: dict[str, Any] | None =
                 "observed": encode(r.observed),
                 "predicted": encode(r.prediction.outcome),
                 "uncertain": sorted(r.prediction.uncertain),
+                "within": {k: list(v) for k, v in sorted(r.prediction.within.items())},
                 "mismatches": [f.path for f in r.verdict.mismatches],
             }
             for r in result.records

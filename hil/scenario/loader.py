@@ -16,6 +16,7 @@ from hil.scenario.schema import (
     DeviceStep,
     EnableStep,
     FireStep,
+    FireWhileMovingStep,
     ScenarioFile,
     VectorStep,
 )
@@ -42,6 +43,8 @@ def _to_step(kind: str, value: object) -> S.Step:
             return S.Release(v.device, v.vector)
         case "fire", FireStep() as f:
             return S.Fire(f.device, f.vector, f.times)
+        case "fire_while_moving", FireWhileMovingStep() as w:
+            return S.FireWhileMoving(w.device, w.vector, w.fires, tuple(w.masks))
         case "store", VectorStep() as v:
             return S.Store(v.device, v.vector)
         case "affinity", AffinityStep() as a:

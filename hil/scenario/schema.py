@@ -16,6 +16,7 @@ steps:
   - enable: {device: nic, index: msix, count: 5, unrequested: [4]}
   - fire: {device: nic, vector: 0}
   - fire: {device: nic, vector: 1, times: 100}   # a burst, judged as one step
+  - fire_while_moving: {device: nic, vector: 0, fires: 100, masks: ["1", "2-3", 0]}
   - affinity: {device: nic, vector: 0, cpus: "2-3"}
   - cpu_offline: 2
 ```
@@ -196,6 +197,20 @@ class AffinityStep(_Strict):
         return parse_cpus(value)
 
 
+class FireWhileMovingStep(_Strict):
+    device: str
+    vector: int = Field(ge=0)
+    fires: int = Field(ge=2, le=1_000_000)
+    masks: list[CpuList] = Field(min_length=1)
+
+    @field_validator("masks", mode="before")
+    @classmethod
+    def _masks(cls, value: Any) -> list[tuple[int, ...]]:
+        if not isinstance(value, list):
+            raise ValueError('expected a list of CPU lists, e.g. ["1", "2-3", 0]')
+        return [parse_cpus(mask) for mask in value]
+
+
 class DeviceStep(_Strict):
     device: str
 
@@ -206,6 +221,7 @@ STEP_KINDS: dict[str, type[BaseModel] | type[int]] = {
     "release": VectorStep,
     "affinity": AffinityStep,
     "fire": FireStep,
+    "fire_while_moving": FireWhileMovingStep,
     "store": VectorStep,
     "fire_stored": DeviceStep,
     "cpu_offline": int,

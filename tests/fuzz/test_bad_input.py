@@ -123,6 +123,7 @@ SCENARIO: dict[str, Any] = {
         {"enable": {"device": "nic", "index": "msix", "count": 5, "unrequested": [4]}},
         {"fire": {"device": "nic", "vector": 0}},
         {"affinity": {"device": "nic", "vector": 0, "cpus": "2-3"}},
+        {"fire_while_moving": {"device": "nic", "vector": 0, "fires": 10, "masks": ["1", "2-3"]}},
         {"store": {"device": "nic", "vector": 0}},
         {"cpu_offline": 2},
         {"fire_stored": {"device": "nic"}},

@@ -109,3 +109,38 @@ def test_a_huge_cpu_range_is_refused_before_it_is_expanded() -> None:
 )
 def test_cpu_lists_in_range_are_read(text: str, cpus: tuple[int, ...]) -> None:
     assert parse_cpus(text) == cpus
+
+
+def test_fire_while_moving_loads_its_masks(tmp_path: Path) -> None:
+    from hil.model.steps import FireWhileMoving
+
+    path = tmp_path / "scenario_checks.yaml"
+    step_line = (
+        '  - fire_while_moving: {device: nic, vector: 0, fires: 50, masks: ["1", 2, "0-1"]}\n'
+    )
+    path.write_text(BASE + step_line)
+    step = load_scenario(path).steps[-1]
+    assert step == FireWhileMoving("nic", 0, 50, ((1,), (2,), (0, 1)))
+    assert describe(step) == "fire nic[0] x50 while moving -> 1 | 2 | 0,1"
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ('{device: nic, vector: 0, fires: 1, masks: ["1"]}', "greater than or equal to 2"),
+        ("{device: nic, vector: 0, fires: 5, masks: []}", "at least 1 item"),
+        ('{device: nic, vector: 0, fires: 5, masks: "1-2"}', "a list of CPU lists"),
+        ('{device: nic, vector: 0, fires: 5, masks: ["1", "x"]}', "expected CPUs like"),
+    ],
+)
+def test_fire_while_moving_refuses_bad_values_with_their_line(
+    tmp_path: Path, value: str, words: str
+) -> None:
+    issues = load_issues(
+        tmp_path,
+        '  - affinity: {device: nic, vector: 0, cpus: "0-3"}\n',
+        f"  - fire_while_moving: {value}\n",
+    )
+    assert any(
+        words in issue and issue.startswith("12: steps[1].fire_while_moving.") for issue in issues
+    ), issues
