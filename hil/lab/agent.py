@@ -66,7 +66,25 @@ def _reexec() -> None:
     its host end closed, stopped passing the next greeting.)  A controller whose
     code is newer asks for `reexec` again (see `VirtualMachine.attach`).
     """
+    _forget_file_caches()
     os.execv(sys.executable, [sys.executable, "-m", "hil.lab.agent", *sys.argv[1:]])
+
+
+def _forget_file_caches() -> None:
+    """Make the next imports see the host's files as they are now.
+
+    A guest reads the checkout through 9p, whose cached attributes can keep an
+    edited module's old mtime and size; Python then takes the module's old
+    `__pycache__` bytecode, which they still match, over the new source (seen:
+    an agent whose digest matched this checkout answered `unknown type tag` for
+    a step class its codec.py did have).  Only virtual-lab agents re-exec, and
+    a guest's caches are its own.
+    """
+    try:
+        with open("/proc/sys/vm/drop_caches", "w") as caches:
+            caches.write("3\n")
+    except OSError as exc:
+        log.warning("could not drop the file caches before re-exec: %s", exc)
 
 
 def _dispatch(ops: MachineOps, request: dict[str, Any]) -> bytes:
