@@ -28,6 +28,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from hil.lab.codeid import code_digest  # first: it fingerprints the files before the imports
 from hil.lab.machine import MachineOps
 from hil.lab.slotpower import SlotPowerError, cut_slot_power
 from hil.lab.transport.protocol import hello_line, reply_line
@@ -180,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.state_dir.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(filename=str(args.state_dir / "agent.log"), level=logging.INFO)
+    log.info("agent pid %d runs framework code %s", os.getpid(), code_digest())
     ops = MachineOps(state_dir=args.state_dir, machine=args.machine)
     if args.virtio:
         fd = os.open(find_virtio_port(args.virtio), os.O_RDWR)
