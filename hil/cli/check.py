@@ -1,8 +1,9 @@
-"""`hil check`: validate an inventory and the profiles it names before anything runs.
+"""`hil check`: validate an inventory, the profiles it names and the known kernel bugs
+list before anything runs.
 
-Run it after editing `lab_inventory.yaml` or a profile: every problem is
-listed at once as `file:line: field: message` (exit 2), so a typo is found
-at the desk rather than halfway through a lab run.
+Run it after editing `lab_inventory.yaml`, a profile or `known_kernel_bugs.yaml`:
+every problem is listed at once as `file:line: field: message` (exit 2), so a
+typo is found at the desk rather than halfway through a lab run.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from hil.cli.output import reports_errors
 from hil.lab.configfile import ConfigError
 from hil.lab.inventory import Inventory
 from hil.lab.profiles import ProfileSet
+from hil.plugin.known_bugs import DEFAULT_PATH, load_known_bugs
 
 
 @click.command("check")
@@ -28,9 +30,19 @@ from hil.lab.profiles import ProfileSet
     default=None,
     help="Profiles folder (default: device_profiles/ beside the inventory, else the repository's).",
 )
+@click.option(
+    "--known-kernel-bugs",
+    "known_bugs",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Known kernel bugs list to check too (default: the repository's, if present).",
+)
 @reports_errors
-def check(inventory: Path, profiles_folder: Path | None) -> None:
-    """Validate INVENTORY (default ./lab_inventory.yaml) and every profile it names."""
+def check(inventory: Path, profiles_folder: Path | None, known_bugs: Path | None) -> None:
+    """Validate INVENTORY (default ./lab_inventory.yaml), every profile it names and the
+    known kernel bugs list the plugin would read."""
+    bugs_path = known_bugs or (DEFAULT_PATH if DEFAULT_PATH.is_file() else None)
+    bugs = load_known_bugs(bugs_path) if bugs_path is not None else None
     inv = Inventory.load(inventory)
     folder = inv.profiles_folder(profiles_folder)
     profiles = ProfileSet.load(folder, only=inv.profile_names())
@@ -45,3 +57,5 @@ def check(inventory: Path, profiles_folder: Path | None) -> None:
     for machine in inv.machines:
         names = ", ".join(ref.name for ref in machine.device_refs()) or "no devices"
         click.echo(f"  {machine.name} ({machine.transport.value}): {names}")
+    if bugs is not None:
+        click.echo(f"OK: {bugs_path}: {len(bugs.bugs)} known kernel bugs")

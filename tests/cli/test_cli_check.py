@@ -117,3 +117,20 @@ def test_missing_profiles_folder(tmp_path: Path) -> None:
     (tmp_path / "lab.yaml").write_text(INVENTORY)
     code, _, err = run(str(tmp_path / "lab.yaml"), "--profiles", str(tmp_path / "none"))
     assert (code, err) == (2, f"{tmp_path}/none: <top>: profiles folder not found\n")
+
+
+def test_the_shipped_known_kernel_bugs_list_is_checked_too() -> None:
+    code, out, _ = run(str(REPO / "lab_inventory.yaml"))
+    assert code == 0
+    assert f"OK: {REPO / 'known_kernel_bugs.yaml'}: 0 known kernel bugs" in out
+
+
+def test_a_broken_known_kernel_bugs_list_exits_2_naming_line_and_field(tmp_path: Path) -> None:
+    bugs = tmp_path / "bugs.yaml"
+    bugs.write_text(
+        "bugs:\n  - id: x\n    kernel: '>=6.1'\n    tests: ['*']\n    reason: r\n    link: ftp://x\n"
+    )
+    code, out, err = run(str(REPO / "lab_inventory.yaml"), "--known-kernel-bugs", str(bugs))
+    assert (code, out) == (2, "")
+    assert err.startswith(f"{bugs}:6: bugs[0].link:"), err
+    assert "Traceback" not in err
