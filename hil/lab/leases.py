@@ -43,13 +43,13 @@ from hil.lab.safefile import (
     remove_private_file,
     write_private_file,
 )
+from hil.linux.procstat import PROC, proc_stat
 
 LEASE_FORMAT = 1
 LEASE_SUFFIX = ".lease"
 LOCK_SUFFIX = ".lock"
 
 _RESOURCE = re.compile(r"[a-z][a-z0-9-]*:[^\s\x00-\x1f]{1,200}")
-_PROC = Path("/proc")
 
 logger = logging.getLogger(__name__)
 
@@ -112,32 +112,20 @@ class LeaseLost(LeaseError):
         super().__init__(f"lease on {lease.resource} was lost: {now_held}")
 
 
-def _process_state(pid: int) -> tuple[str, int] | None:
-    """(state letter, start time in clock ticks since boot) of `pid`, or None if it is gone."""
-    try:
-        data = (_PROC / str(pid) / "stat").read_bytes()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    # comm (field 2) may hold spaces and parentheses; fields after the last ')' are plain.
-    fields = data[data.rindex(b")") + 2 :].split()
-    return fields[0].decode(), int(fields[19])
-
-
 def _own_start_time() -> int | None:
-    state = _process_state(os.getpid())
-    return state[1] if state else None
+    stat = proc_stat(os.getpid())
+    return stat.start_time if stat else None
 
 
 def _dead_owner_reason(owner: LeaseOwner) -> str | None:
-    if not (_PROC / "self" / "stat").exists():
+    if not (PROC / "self" / "stat").exists():
         return None  # without /proc nothing can be said about other processes
-    state = _process_state(owner.pid)
-    if state is None:
+    stat = proc_stat(owner.pid)
+    if stat is None:
         return f"owner {owner} is gone"
-    letter, start = state
-    if letter in ("Z", "X"):
+    if stat.exited:
         return f"owner {owner} has exited"
-    if owner.pid_start is not None and start != owner.pid_start:
+    if owner.pid_start is not None and stat.start_time != owner.pid_start:
         return f"owner {owner} is gone; its pid now belongs to another process"
     return None
 

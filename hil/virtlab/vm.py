@@ -33,6 +33,7 @@ import hil
 from hil.lab.codeid import code_digest
 from hil.lab.transport.protocol import AgentError, TransportError
 from hil.lab.transport.stream import StreamTransport
+from hil.linux.procstat import all_proc_stats, proc_stat
 from hil.virtlab.accel import kvm_works
 from hil.virtlab.bootslots import boot_slot
 from hil.virtlab.kernels import KernelImage
@@ -89,12 +90,14 @@ def _vng() -> str:
     return found
 
 
-def _alive(pgid: int, proc: Path = Path("/proc")) -> bool:
+def _alive(pgid: int) -> bool:
     """Some process of the group is still running: a zombie is not.
 
     QEMU gone, its `vng` parent stays a zombie until whoever started it reaps
     it, and `killpg(pgid, 0)` still succeeds on that zombie: another process
     (`hil restore`, `hil lab status`) would wait on a machine that is gone.
+    The group's leader is asked first; the other processes are listed only
+    when it has exited (this runs every 50 ms while a machine is awaited).
     """
     try:
         os.killpg(pgid, 0)
@@ -102,14 +105,10 @@ def _alive(pgid: int, proc: Path = Path("/proc")) -> bool:
         return False
     except PermissionError:
         return True
-    for stat in proc.glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue  # exited while we looked
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
+    leader = proc_stat(pgid)
+    if leader is not None and not leader.exited:
+        return True
+    return any(s.pgrp == pgid and not s.exited for s in all_proc_stats())
 
 
 class VirtualMachine:

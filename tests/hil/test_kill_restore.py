@@ -31,6 +31,7 @@ from ruamel.yaml import YAML
 from hil.lab.inventory import Machine
 from hil.lab.journal import pending
 from hil.lab.leases import LeaseManager
+from hil.linux.procstat import proc_stat
 from hil.plugin.plugin import selected_pairs
 from hil.plugin.session import LabSession
 from hil.scenario.client import MachineClient
@@ -123,11 +124,6 @@ def _suite(kept: KeptUp) -> list[str]:
     ]  # fmt: skip
 
 
-def _stopped(pid: int) -> bool:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return stat.rsplit(")", 1)[1].split()[0] == "T"
-
-
 @pytest.mark.parametrize("after_step", [1, 4], ids=["after-enable", "after-cpu-offline"])
 def test_a_killed_suite_leaves_nothing_hil_restore_does_not_put_back(
     kept_up: KeptUp, after_step: int
@@ -176,7 +172,7 @@ def test_a_machine_rebooted_mid_run_ends_the_run_and_its_journal_is_not_replayed
     )  # fmt: skip
     try:
         deadline = time.monotonic() + RUN_TIMEOUT_S
-        while not _stopped(child.pid):
+        while (stat := proc_stat(child.pid)) is None or stat.state != "T":
             assert child.poll() is None, f"the run ended before step 4:\n{child.stdout.read()}"  # type: ignore[union-attr]
             assert time.monotonic() < deadline, "the run never reached step 4"
             time.sleep(0.2)

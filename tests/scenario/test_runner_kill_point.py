@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from hil.lab.killpoints import KILL_AT_ENV, KILL_SIGNAL_ENV
+from hil.linux.procstat import proc_stat
 from tests.cli.fake_lab import run_fake_scenario
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,12 +39,6 @@ def test_the_controller_dies_right_after_the_nth_step(tmp_path: Path, nth: int) 
     assert child.stdout.split() == [str(n) for n in range(1, nth + 1)]
 
 
-def _state(pid: int) -> str:
-    """The process state letter of /proc/PID/stat ('T' when stopped)."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return stat.rsplit(")", 1)[1].split()[0]
-
-
 def test_with_stop_the_controller_holds_after_the_step_and_goes_on_when_continued(
     tmp_path: Path,
 ) -> None:
@@ -58,7 +53,7 @@ def test_with_stop_the_controller_holds_after_the_step_and_goes_on_when_continue
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 120
-        while _state(child.pid) != "T":
+        while (stat := proc_stat(child.pid)) is None or stat.state != "T":
             assert child.poll() is None, child.stderr.read() if child.stderr else ""
             assert time.monotonic() < deadline, "the controller never stopped"
             time.sleep(0.05)

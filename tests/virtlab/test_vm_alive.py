@@ -6,8 +6,8 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
+from hil.linux.procstat import proc_stat
 from hil.virtlab.vm import _alive
 
 
@@ -26,8 +26,7 @@ def test_a_group_of_only_a_zombie_is_not() -> None:
     child = subprocess.Popen([sys.executable, "-c", "pass"], process_group=0)
     try:
         deadline = time.monotonic() + 30
-        stat = Path(f"/proc/{child.pid}/stat")
-        while stat.read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        while (stat := proc_stat(child.pid)) is None or stat.state != "Z":
             assert time.monotonic() < deadline
             time.sleep(0.01)
         os.killpg(child.pid, 0)  # the zombie still answers signal 0...
