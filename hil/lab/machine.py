@@ -28,7 +28,7 @@ from hil.devices.base import DeviceError, DeviceUnavailable, StoredMessageDriver
 from hil.devices.registry import driver_for
 from hil.lab.calibrate import live_calibration, machine_facts
 from hil.lab.codeid import code_digest
-from hil.lab.firing import check_silence, fires_while_moving, paced_fires
+from hil.lab.firing import PacedFires, check_silence, fires_while_moving, paced_fires
 from hil.lab.journal import AffinityEntry, CpuEntry, DriverEntry, Journal, restore_sessions
 from hil.lab.observe import Fired, Observer
 from hil.lab.opened import OpenedDevice
@@ -56,6 +56,15 @@ KERNEL_LOG_LINES = 20
 VFIO_INDEX = {IrqIndex.MSI: 1, IrqIndex.MSIX: 2}
 
 log = logging.getLogger("hil.machine")
+
+
+def _end_of_burst(dev: OpenedDevice, entry: int, times: int, paced: PacedFires) -> Fired:
+    """After `paced` (all fires of a burst but the last): the fires a silent one left
+    unpaced, then the last, whose interrupt the step itself awaits and observes."""
+    for _ in range(times - 1 - paced.fired):
+        dev.driver.fire(entry)  # one did not arrive: the rest cannot be paced
+    dev.driver.fire(entry)
+    return Fired(dev, entry, times, paced.received)
 
 
 class OperationError(RuntimeError):
@@ -316,8 +325,8 @@ class MachineOps:
         if not isinstance(explained, DeviceStoppedAnswering):
             return explained
         lines = self.observer.step_kernel_log()[-KERNEL_LOG_LINES:]
-        log = "\n".join(f"  {line}" for line in lines) or "  (nothing)"
-        return explained.with_evidence(f"kernel log during the step:\n{log}")
+        kernel_log = "\n".join(f"  {line}" for line in lines) or "  (nothing)"
+        return explained.with_evidence(f"kernel log during the step:\n{kernel_log}")
 
     def _run_step(self, number: int, decoded: S.Step, step: dict[str, Any]) -> StepOutcome:
         before = self.observer.snapshot(self.devices.values())
@@ -373,19 +382,17 @@ class MachineOps:
 
     def _fire(self, dev: OpenedDevice, entry: int, times: int) -> Fired:
         """All but the last fire of a burst paced here; the last is the step's own."""
-        consumed = 0
         if times > 1:
             if entry not in dev.eventfds:
                 raise OperationError(
                     f"fire {dev.name}[{entry}] x{times}: a burst needs a requested vector "
                     "(its eventfd paces the fires); fire it once per step instead"
                 )
-            paced = paced_fires(dev, entry, times - 1, FIRE_DEADLINE_S)
-            for _ in range(times - 1 - paced.fired):
-                dev.driver.fire(entry)  # one did not arrive: the rest cannot be paced
-            consumed = paced.received
+            return _end_of_burst(
+                dev, entry, times, paced_fires(dev, entry, times - 1, FIRE_DEADLINE_S)
+            )
         dev.driver.fire(entry)
-        return Fired(dev, entry, times, consumed)
+        return Fired(dev, entry, times, 0)
 
     def _fire_while_moving(
         self, dev: OpenedDevice, entry: int, fires: int, masks: tuple[tuple[int, ...], ...]
@@ -407,10 +414,7 @@ class MachineOps:
             dev, entry, fires - 1, masks,
             lambda cpus: self.procirq.set_affinity(irq, cpus).errno, FIRE_DEADLINE_S,
         )  # fmt: skip
-        for _ in range(fires - 1 - moving.paced.fired):
-            dev.driver.fire(entry)  # one did not arrive: the rest cannot be paced
-        dev.driver.fire(entry)
-        return moving.errno, Fired(dev, entry, fires, moving.paced.received)
+        return moving.errno, _end_of_burst(dev, entry, fires, moving.paced)
 
     def bench_raw_fire(self, device: str, entry: int, count: int) -> dict[str, Any]:
         """Fire a requested vector `count` times, each time waiting for and reading its
