@@ -11,10 +11,9 @@ then on.  Fault injection for disposable guests only (see hil.lab.agent).
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
-from hil.linux.bdf import validate_bdf
+from hil.linux.bdf import BDF_PATTERN, validate_bdf
 from hil.linux.pci import parse_capabilities
 
 SLOT_CAPABILITIES = 0x14
@@ -22,7 +21,6 @@ SLOT_CONTROL = 0x18
 SLTCAP_POWER_CONTROLLER = 0x0002
 SLTCTL_POWER_OFF = 0x0400
 SLTCTL_POWER_INDICATOR_OFF = 0x0300
-_BDF_DIR = re.compile(r"[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]")
 
 
 class SlotPowerError(RuntimeError):
@@ -33,7 +31,7 @@ def downstream_port(root: Path, bdf: str) -> str:
     """The bridge above the device, from its sysfs path (…/0000:80:00.0/0000:81:00.0)."""
     device = (root / "sys/bus/pci/devices" / validate_bdf(bdf)).resolve()
     parent = device.parent.name
-    if not _BDF_DIR.fullmatch(parent):
+    if not BDF_PATTERN.fullmatch(parent):
         raise SlotPowerError(f"{bdf} sits on a root bus ({parent}): it has no slot to power off")
     return parent
 

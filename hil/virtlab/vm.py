@@ -43,9 +43,9 @@ from hil.virtlab.qmp import Qmp, QmpError
 AGENT_PORT = "hil.agent"
 BOOT_TIMEOUT_S = 180.0
 GREETING_RETRY_S = 30.0
+"""How long one connection waits for a greeting before the host end is reopened."""
 SILENCE_QMP_TIMEOUT_S = 3.0
 """How long a deadline's error waits for QEMU's word on the guest (QEMU itself may hang)."""
-"""How long one connection waits for a greeting before the host end is reopened."""
 PANIC_MARKERS = ("Kernel panic - not syncing", "end Kernel panic")
 
 
