@@ -18,6 +18,7 @@ import glob
 import json
 import logging
 import os
+import resource
 import select
 import signal
 import sys
@@ -170,6 +171,26 @@ def _session(ops: MachineOps, rfd: int, send: Callable[[bytes], None], *, virtio
             send(_dispatch(ops, request))
 
 
+OPEN_FILES = 65536
+"""Eventfds for 2048 MSI-X vectors (the PCI maximum) on several devices, with room."""
+
+
+def raise_open_file_limit() -> int:
+    """Lift RLIMIT_NOFILE to OPEN_FILES (the hard limit, if root may not pass it).
+
+    The agent holds one eventfd per requested vector, and a device with a
+    thousand MSI-X vectors is exactly what the exhaustion test needs: the
+    usual soft limit of 1024 would end that test with EMFILE, not ENOSPC."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= OPEN_FILES:
+        return soft
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (OPEN_FILES, max(hard, OPEN_FILES)))
+    except (ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hil.lab.agent")
     channel = parser.add_mutually_exclusive_group(required=True)
@@ -182,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     args.state_dir.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(filename=str(args.state_dir / "agent.log"), level=logging.INFO)
     log.info("agent pid %d runs framework code %s", os.getpid(), code_digest())
+    log.info("open files: up to %d", raise_open_file_limit())
     ops = MachineOps(state_dir=args.state_dir, machine=args.machine)
     if args.virtio:
         fd = os.open(find_virtio_port(args.virtio), os.O_RDWR)

@@ -55,6 +55,7 @@ def vm_spec(machine: Machine) -> VmSpec:
                 model=d.model,
                 options={k: str(val) for k, val in d.options.items()},
                 vectors=d.vectors,
+                doorbells=d.doorbells,
                 numa_node=d.numa_node,
             )
             for d in v.devices

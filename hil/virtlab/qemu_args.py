@@ -23,14 +23,27 @@ DEVICE_MODELS: dict[str, tuple[str, str]] = {
 }
 
 
+IVSHMEM_VECTORS = 4
+"""MSI-X vectors of an ivshmem-doorbell whose inventory entry names none."""
+DOORBELL_VECTORS = 256
+"""The doorbell register's vector field has 8 bits (hw/misc/ivshmem-pci.c)."""
+
+
 @dataclass(frozen=True)
 class VmDevice:
     name: str
     model: str
     options: dict[str, str] = field(default_factory=dict)
     vectors: int | None = None
+    doorbells: int | None = None
+    """ivshmem: vectors with an eventfd (default: all, up to the doorbell's 256)."""
     numa_node: int | None = None
     """Place the device behind a pxb-pcie host bridge of this node (ACPI _PXM)."""
+
+    @property
+    def ringable(self) -> int:
+        """ivshmem vectors its doorbell can ring: the server hands QEMU one eventfd each."""
+        return self.doorbells or min(self.vectors or IVSHMEM_VECTORS, DOORBELL_VECTORS)
 
 
 @dataclass(frozen=True)
@@ -104,7 +117,10 @@ def device_args(spec: VmSpec, state_dir: Path, ivshmem_sockets: dict[str, Path])
         elif dev.model == "ivshmem-doorbell":
             chardev = f"iv{i}"
             args += ["-chardev", f"socket,path={ivshmem_sockets[dev.name]},id={chardev}"]
-            args += ["-device", f"{qdev},chardev={chardev},vectors={dev.vectors or 4}{extra}"]
+            args += [
+                "-device",
+                f"{qdev},chardev={chardev},vectors={dev.vectors or IVSHMEM_VECTORS}{extra}",
+            ]
         elif dev.model == "nvme":
             image = state_dir / f"{dev.name}.img"
             if not image.exists():

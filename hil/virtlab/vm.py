@@ -174,7 +174,7 @@ class VirtualMachine:
             sock.unlink(missing_ok=True)
             cmd = [
                 sys.executable, "-m", "hil.virtlab.ivshmem_server",
-                "--socket", str(sock), "--vectors", str(dev.vectors or 4),
+                "--socket", str(sock), "--vectors", str(dev.ringable),
             ]  # fmt: skip
             proc = subprocess.Popen(
                 cmd,

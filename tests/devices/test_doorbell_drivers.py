@@ -45,6 +45,15 @@ def test_ivshmem_refuses_vectors_beyond_the_doorbell_byte() -> None:
         driver.ring_peer(0, 256)
 
 
+def test_ivshmem_enables_a_table_larger_than_its_doorbell_reaches() -> None:
+    server = IvshmemServer()
+    driver = IvshmemDriver()
+    driver.init(server.connect(vectors=2).io)
+    driver.enable_vectors(1024)
+    with pytest.raises(DeviceError, match="8 bits"):
+        driver.fire(256)
+
+
 def _pair() -> tuple[SwitchtecFabric, SwitchtecDriver, SwitchtecDriver]:
     fabric = SwitchtecFabric()
     low, high = SwitchtecDriver(), SwitchtecDriver()

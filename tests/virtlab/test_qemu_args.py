@@ -1,8 +1,10 @@
-"""QEMU and virtme-ng arguments for the NUMA machine shape."""
+"""QEMU and virtme-ng arguments: the NUMA machine shape, ivshmem doorbells."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import pytest
 
 from hil.virtlab.qemu_args import VmDevice, VmSpec, device_args, memory_mib, numa_node_args
 
@@ -33,3 +35,14 @@ def test_a_device_on_node_1_sits_behind_that_nodes_pxb_and_its_own_root_port() -
 
 def test_memory_sizes() -> None:
     assert (memory_mib("2G"), memory_mib("512M")) == (2048, 512)
+
+
+@pytest.mark.parametrize(
+    ("vectors", "doorbells", "ringable"),
+    [(None, None, 4), (8, None, 8), (1024, None, 256), (1024, 8, 8)],
+)
+def test_an_ivshmem_server_hands_out_an_eventfd_per_ringable_vector(
+    vectors: int | None, doorbells: int | None, ringable: int
+) -> None:
+    device = VmDevice("ivshmem0", "ivshmem-doorbell", vectors=vectors, doorbells=doorbells)
+    assert device.ringable == ringable
