@@ -38,6 +38,8 @@ class ApicMode(StrEnum):
 
 
 MSI_ADDRESS_BASE = 0xFEE00000
+_SHV = 1 << 3
+"""Remappable address bit: the data's low 16 bits (subhandle) are added to the handle."""
 
 
 @dataclass(frozen=True, order=True)
@@ -71,6 +73,15 @@ class MsiMessage:
             return None
         lo = self.address_lo
         return ((lo >> 5) & 0x7FFF) | (((lo >> 2) & 1) << 15)
+
+    @property
+    def irte(self) -> int | None:
+        """The IRTE a remappable message selects: its handle, plus the data's
+        subhandle when SHV (address bit 3) is set, as for a multi-MSI block."""
+        handle = self.irte_index
+        if handle is None:
+            return None
+        return handle + (self.data & 0xFFFF if self.address_lo & _SHV else 0)
 
     @property
     def destination(self) -> int:
