@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
+from pathlib import Path
 
 from hil.lab.journal import Journal, JournalHandle, KprobeEntry
 from hil.linux.kprobes import (
@@ -27,6 +28,7 @@ from hil.linux.kprobes import (
     group_name,
     kprobes_missing,
     not_probeable,
+    probe_site,
     remove_probe,
 )
 from hil.linux.tracefs import Tracefs
@@ -38,9 +40,10 @@ log = logging.getLogger("hil.kernelwrites")
 class WriteRecorder:
     """Places, and at the end removes, one session's probes in its trace instance."""
 
-    def __init__(self, trace: Tracefs, journal: Journal) -> None:
+    def __init__(self, root: Path, trace: Tracefs, journal: Journal) -> None:
         if trace.instance is None:
             raise ValueError("kprobes are enabled in a session's own trace instance only")
+        self.kallsyms = root / "proc/kallsyms"
         self.trace = trace
         self.journal = journal
         self.group = group_name(trace.instance)
@@ -55,14 +58,20 @@ class WriteRecorder:
             return
         functions = available_functions(self.trace.tracing)
         for probe in PROBES:
-            reason = not_probeable(probe.symbol, functions) or self._place(probe)
+            shared = functions is not None and functions[probe.symbol] > 1
+            reason = not_probeable(probe.symbol, functions) or self._place(probe, shared)
             if reason is not None:
                 self.missing.append(f"{probe.event} not recorded: {reason}")
 
-    def _place(self, probe: Probe) -> str | None:
+    def _place(self, probe: Probe, shared: bool) -> str | None:
+        """Journal, create and enable `probe` (at its namesake's address when `shared`)."""
+        try:
+            site = probe_site(probe, self.kallsyms) if shared else None
+        except KprobeError as exc:
+            return str(exc)
         handle = self.journal.record(KprobeEntry(self.group, probe.event))
         try:
-            create_probe(self.trace.tracing, self.group, probe)
+            create_probe(self.trace.tracing, self.group, probe, site)
             self.journal.mark_applied(handle)
             enable_probe(self.trace.dir, self.group, probe.event)
         except KprobeError as exc:

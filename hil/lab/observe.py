@@ -90,7 +90,7 @@ class Observer:
             return
         trace.create()
         trace.enable()
-        self.recorder = WriteRecorder(trace, journal)
+        self.recorder = WriteRecorder(self.root, trace, journal)
         self.recorder.start()
         trace.clear()
         self.trace = trace

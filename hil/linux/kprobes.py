@@ -14,6 +14,13 @@ structure layouts of Linux 6.1 to 6.12: `struct msi_desc` begins with
 message the kernel had cached until this write sits at +16;
 `struct irq_2_iommu` holds `u16 irte_index` at +8 and `u16 sub_handle` at +10.
 
+A name is not always one function: Debian builds both IOMMU drivers in, and
+AMD's has a `modify_irte` of its own.  The kernel refuses a probe on a name
+that several functions share (EADDRNOTAVAIL, since 6.6 and in stable
+backports), so such a probe is placed at the address of the namesake that
+lies beside functions of its own source file (`Probe.neighbours`, found in
+/proc/kallsyms).
+
 A probe is machine state that outlives the process that made it.  It is
 created by appending to `kprobe_events` (opening that file with O_TRUNC
 deletes every probe on the machine, anyone's), named in a group of its own
@@ -26,6 +33,8 @@ from __future__ import annotations
 
 import errno
 import re
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,9 +50,12 @@ class Probe:
     event: str
     symbol: str
     fetch: str
+    neighbours: tuple[str, ...] = ()
+    """Functions of the symbol's own source file, to tell it from a namesake elsewhere."""
 
-    def definition(self, group: str) -> str:
-        return f"p:{group}/{self.event} {self.symbol} {self.fetch}"
+    def definition(self, group: str, site: str | None = None) -> str:
+        """The `kprobe_events` line; `site` (an address) replaces an ambiguous symbol."""
+        return f"p:{group}/{self.event} {site or self.symbol} {self.fetch}"
 
 
 MSI_WRITE = Probe(
@@ -56,8 +68,19 @@ IRTE_WRITE = Probe(
     "irte_write",
     "modify_irte",
     "index=+8(%di):u16 sub_handle=+10(%di):u16 low=+0(%si):x64",
+    neighbours=(
+        "intel_irq_remapping_alloc",
+        "intel_irq_remapping_activate",
+        "intel_irq_remapping_deactivate",
+        "intel_ir_set_affinity",
+    ),
 )
 PROBES = (MSI_WRITE, IRTE_WRITE)
+
+SAME_FILE_SPAN = 0x10000
+"""How near a neighbour a namesake must lie to be the same source file's: one file's
+functions are laid out together (drivers/iommu/intel/irq_remapping.c takes some
+20 KiB), another file's lie beyond whatever objects the link put between."""
 
 _NOT_IDENTIFIER = re.compile(r"[^A-Za-z0-9_]")
 
@@ -79,15 +102,16 @@ def kprobes_missing(tracing: Path) -> str | None:
     return None
 
 
-def available_functions(tracing: Path) -> frozenset[str] | None:
-    """The functions a probe can be placed on; None when the kernel does not list them."""
+def available_functions(tracing: Path) -> Counter[str] | None:
+    """The functions a probe can be placed on, each with how many functions bear its
+    name; None when the kernel does not list them."""
     text = read_optional(tracing / "available_filter_functions")
     if text is None:
         return None
-    return frozenset(line.split(maxsplit=1)[0] for line in text.splitlines() if line.strip())
+    return Counter(line.split(maxsplit=1)[0] for line in text.splitlines() if line.strip())
 
 
-def not_probeable(symbol: str, functions: frozenset[str] | None) -> str | None:
+def not_probeable(symbol: str, functions: Mapping[str, int] | None) -> str | None:
     """Why `symbol` cannot carry its probe, or None when it can (or no list says otherwise).
 
     A static function the compiler inlined has no symbol of its own; one it
@@ -105,9 +129,36 @@ def not_probeable(symbol: str, functions: frozenset[str] | None) -> str | None:
     return f"symbol {symbol} not probeable: not in available_filter_functions (inlined?)"
 
 
-def create_probe(tracing: Path, group: str, probe: Probe) -> None:
+def probe_site(probe: Probe, kallsyms: Path) -> str:
+    """The address of the one namesake of `probe.symbol` within `SAME_FILE_SPAN` of a
+    neighbour, for a symbol several functions share; KprobeError if none is, or several."""
+    names = {probe.symbol, *probe.neighbours}
+    found: dict[str, list[int]] = {name: [] for name in names}
+    unplaced = f"symbol {probe.symbol} not probeable: several functions have that name"
     try:
-        append_attr(tracing / "kprobe_events", probe.definition(group) + "\n")
+        with open(kallsyms, encoding="ascii", errors="replace") as lines:
+            for line in lines:
+                fields = line.split(maxsplit=3)
+                if len(fields) >= 3 and fields[2] in names and fields[1] in "tT":
+                    found[fields[2]].append(int(fields[0], 16))
+    except OSError as e:
+        raise KprobeError(f"{unplaced}, and {kallsyms} is unreadable: {e.strerror}") from e
+    if 0 in found[probe.symbol]:
+        raise KprobeError(f"{unplaced}, and {kallsyms} hides addresses (kptr_restrict)")
+    anchors = [a for name in probe.neighbours for a in found[name]]
+    beside = [a for a in found[probe.symbol] if any(abs(a - b) < SAME_FILE_SPAN for b in anchors)]
+    if len(beside) != 1:
+        raise KprobeError(
+            f"{unplaced}, and {len(beside)} of {len(found[probe.symbol])} lie beside "
+            f"{', '.join(probe.neighbours) or 'a neighbour'}"
+        )
+    return f"{beside[0]:#x}"
+
+
+def create_probe(tracing: Path, group: str, probe: Probe, site: str | None = None) -> None:
+    """Create the probe at its symbol, or at `site` (`probe_site`) when it is ambiguous."""
+    try:
+        append_attr(tracing / "kprobe_events", probe.definition(group, site) + "\n")
     except OSError as e:
         raise KprobeError(
             f"kprobe on {probe.symbol} refused: {e.strerror}{_last_error(tracing)}"

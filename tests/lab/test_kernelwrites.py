@@ -20,7 +20,7 @@ from hil.linux import kprobes, tracefs
 from hil.linux.kprobes import WriteLog
 from hil.linux.tracefs import Tracefs
 from hil.model.vocabulary import IrteWrite, KernelWrites, MessageWrite, MsiMessage
-from tests.linux.fake_tracefs import FakeKprobeKernel, irte_line, msi_line
+from tests.linux.fake_tracefs import INTEL_MODIFY_IRTE, FakeKprobeKernel, irte_line, msi_line
 
 SESSION = "1a2b3c4d5e6f"
 GROUP = f"hil_{SESSION}"
@@ -50,7 +50,7 @@ def kernel(root: Path, monkeypatch: pytest.MonkeyPatch) -> FakeKprobeKernel:
 
 def _recorder(kernel: FakeKprobeKernel, journal: Journal) -> WriteRecorder:
     kernel.add_instance(f"hil-{SESSION}")
-    return WriteRecorder(Tracefs(kernel.root, f"hil-{SESSION}"), journal)
+    return WriteRecorder(kernel.root, Tracefs(kernel.root, f"hil-{SESSION}"), journal)
 
 
 def test_both_probes_placed_journaled_and_removed(kernel, tmp_path):
@@ -59,6 +59,7 @@ def test_both_probes_placed_journaled_and_removed(kernel, tmp_path):
     recorder.start()
     assert recorder.missing == []
     assert set(kernel.probes) == {f"{GROUP}/msi_write", f"{GROUP}/irte_write"}
+    assert f" {INTEL_MODIFY_IRTE} " in kernel.probes[f"{GROUP}/irte_write"]  # not AMD's
     assert kernel.enabled_in(f"{GROUP}/irte_write") == [f"hil-{SESSION}"]
     pending = journal.pending()
     assert [p.entry for p in pending] == [
@@ -87,7 +88,7 @@ def test_a_refused_probe_leaves_no_journal_entry(kernel, tmp_path, monkeypatch):
     """Listed but refused (an arm64 kernel has no %di): the kernel's reason, nothing left."""
 
     def refuse_modify_irte(path: Path, text: str) -> None:
-        if "modify_irte" in text:
+        if text.startswith(f"p:{GROUP}/irte_write "):
             raise OSError(22, "Invalid argument", str(path))
         kernel.append(path, text)
 

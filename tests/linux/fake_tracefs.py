@@ -2,7 +2,9 @@
 
 Laid out like /sys/kernel/tracing: `kprobe_events`, `available_filter_functions`,
 `error_log`, `events/irq_vectors`, and instances made by `add_instance` the way
-a mkdir of an instance fills them.  `append` stands in for
+a mkdir of an instance fills them; beside it /proc/kallsyms, where
+`modify_irte` is two functions (AMD's and Intel's) as on a Debian kernel, and
+a probe on that name is refused (EADDRNOTAVAIL) as 6.12 refuses it.  `append` stands in for
 `hil.linux.sysfile.append_attr` (tests patch it into `hil.linux.kprobes`):
 a `p:` line creates the event directory in the top level and in every
 instance, a `-:` line deletes it, refused with EBUSY while it is enabled
@@ -23,7 +25,22 @@ from pathlib import Path
 
 from hil.linux.sysfile import append_attr
 
-FUNCTIONS = ("pci_msi_domain_write_msg", "__pci_write_msi_msg", "modify_irte", "kvm_set_msi [kvm]")
+KALLSYMS = {
+    0xFFFFFFFF81A00000: "modify_irte",  # AMD's, drivers/iommu/amd/iommu.c
+    0xFFFFFFFF81A00400: "amd_ir_set_affinity",
+    0xFFFFFFFF81B40000: "modify_irte",  # Intel's, drivers/iommu/intel/irq_remapping.c
+    0xFFFFFFFF81B45000: "intel_irq_remapping_alloc",
+    0xFFFFFFFF81B45800: "intel_irq_remapping_activate",
+    0xFFFFFFFF81C00000: "__pci_write_msi_msg",
+}
+INTEL_MODIFY_IRTE = "0xffffffff81b40000"
+FUNCTIONS = (
+    "pci_msi_domain_write_msg",
+    "__pci_write_msi_msg",
+    "modify_irte",
+    "modify_irte",
+    "kvm_set_msi [kvm]",
+)
 
 
 def write(path: Path, text: str) -> None:
@@ -35,6 +52,8 @@ def write(path: Path, text: str) -> None:
 class FakeKprobeKernel:
     root: Path
     functions: tuple[str, ...] = FUNCTIONS
+    """available_filter_functions; a name listed twice is two functions."""
+    kallsyms: dict[int, str] = field(default_factory=lambda: dict(KALLSYMS))
     with_kprobe_events: bool = True
     probes: dict[str, str] = field(default_factory=dict)
     """"group/event" -> the definition line, as `kprobe_events` lists them."""
@@ -51,6 +70,10 @@ class FakeKprobeKernel:
         (self.tracing / "instances").mkdir()
         if self.with_kprobe_events:
             write(self.tracing / "kprobe_events", "")
+        write(
+            self.root / "proc/kallsyms",
+            "".join(f"{a:016x} t {name}\n" for a, name in sorted(self.kallsyms.items())),
+        )
 
     def add_instance(self, name: str) -> Path:
         instance = self.tracing / "instances" / name
@@ -91,15 +114,22 @@ class FakeKprobeKernel:
         name, symbol = rest.split()[:2]
         if kind != "p" or name in self.probes:
             raise OSError(errno.EEXIST if kind == "p" else errno.EINVAL, "refused", str(path))
-        if symbol not in self.functions:
-            with open(self.tracing / "error_log", "a") as log:
-                log.write("[  42.000000] trace_kprobe: error: Failed to find symbol\n")
-                log.write(f"  Command: {command}\n")
-            raise OSError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
+        if symbol.startswith("0x"):
+            if int(symbol, 16) not in self.kallsyms:
+                self._refuse(path, command, errno.EINVAL, "Invalid address")
+        elif symbol not in self.functions:
+            self._refuse(path, command, errno.ENOENT, "Failed to find symbol")
+        elif self.functions.count(symbol) > 1:
+            self._refuse(path, command, errno.EADDRNOTAVAIL, "Non-unique symbol")
         self.probes[name] = command
         for d in self._event_dirs(name):
             write(d / "enable", "0\n")
         self._list(path)
+
+    def _refuse(self, path: Path, command: str, code: int, why: str) -> None:
+        with open(self.tracing / "error_log", "a") as log:
+            log.write(f"[  42.000000] trace_kprobe: error: {why}\n  Command: {command}\n")
+        raise OSError(code, os.strerror(code), str(path))
 
     def _delete(self, path: Path, name: str) -> None:
         if name not in self.probes:

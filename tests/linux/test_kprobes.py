@@ -16,11 +16,18 @@ from hil.linux.kprobes import (
     kprobes_missing,
     not_probeable,
     parse_writes,
+    probe_site,
     remove_probe,
 )
 from hil.linux.sysfile import append_attr
 from hil.model.vocabulary import IrteWrite, MessageWrite, MsiMessage
-from tests.linux.fake_tracefs import FakeKprobeKernel, irte_line, msi_line
+from tests.linux.fake_tracefs import (
+    INTEL_MODIFY_IRTE,
+    KALLSYMS,
+    FakeKprobeKernel,
+    irte_line,
+    msi_line,
+)
 
 GROUP = "hil_1a2b3c4d5e6f"
 
@@ -49,14 +56,15 @@ def test_group_is_the_instance_name_as_an_identifier():
     assert group_name("hil-a.b") == "hil_a_b"
 
 
-def test_functions_list_with_module_suffixes(kernel):
+def test_functions_list_with_module_suffixes_and_namesakes(kernel):
     functions = available_functions(kernel.tracing)
     assert functions is not None
-    assert {"__pci_write_msi_msg", "modify_irte", "kvm_set_msi"} <= functions
+    assert functions["__pci_write_msi_msg"] == 1 and functions["kvm_set_msi"] == 1
+    assert functions["modify_irte"] == 2  # AMD's and Intel's
 
 
 def test_probeable_only_by_exact_symbol():
-    functions = frozenset({"__pci_write_msi_msg", "modify_irte.constprop.0"})
+    functions = {"__pci_write_msi_msg": 1, "modify_irte.constprop.0": 1}
     assert not_probeable("__pci_write_msi_msg", functions) is None
     assert not_probeable("anything", None) is None  # no list: creating the probe decides
     clone = not_probeable("modify_irte", functions)
@@ -106,6 +114,36 @@ def test_removing_a_probe_already_gone_is_no_error(kernel):
     remove_probe(kernel.tracing, GROUP, "msi_write")
     remove_probe(kernel.tracing, GROUP, "msi_write")
     assert kernel.probes == {}
+
+
+def test_a_shared_name_is_placed_at_the_namesake_beside_its_neighbours(kernel):
+    site = probe_site(IRTE_WRITE, kernel.root / "proc/kallsyms")
+    assert site == INTEL_MODIFY_IRTE
+    create_probe(kernel.tracing, GROUP, IRTE_WRITE, site)
+    assert kernel.probes[f"{GROUP}/irte_write"].startswith(
+        f"p:{GROUP}/irte_write {INTEL_MODIFY_IRTE} index="
+    )
+
+
+def test_a_shared_name_without_its_neighbours_is_refused_by_the_kernel_too(kernel):
+    with pytest.raises(KprobeError, match=r"Cannot assign requested address \(Non-unique symbol\)"):
+        create_probe(kernel.tracing, GROUP, IRTE_WRITE)
+
+
+@pytest.mark.parametrize(
+    ("kallsyms", "why"),
+    [
+        (KALLSYMS | {0xFFFFFFFF81B46000: "modify_irte"}, "2 of 3 lie beside"),
+        ({a: n for a, n in KALLSYMS.items() if not n.startswith("intel_")}, "0 of 2 lie beside"),
+        ({0: "modify_irte", 1: "modify_irte"}, "hides addresses (kptr_restrict)"),
+    ],
+)
+def test_no_guess_between_namesakes(tmp_path, kallsyms, why):
+    path = tmp_path / "kallsyms"
+    path.write_text("".join(f"{a:016x} t {n}\n" for a, n in sorted(kallsyms.items())))
+    with pytest.raises(KprobeError, match="several functions have that name") as info:
+        probe_site(IRTE_WRITE, path)
+    assert why in str(info.value)
 
 
 def test_refused_probe_carries_the_kernels_word(kernel):
