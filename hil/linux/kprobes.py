@@ -36,6 +36,7 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 from hil.linux.sysfile import append_attr, read_optional, write_attr
@@ -139,7 +140,7 @@ def probe_site(probe: Probe, kallsyms: Path) -> str:
         with open(kallsyms, encoding="ascii", errors="replace") as lines:
             for line in lines:
                 fields = line.split(maxsplit=3)
-                if len(fields) >= 3 and fields[2] in names and fields[1] in "tT":
+                if len(fields) >= 3 and fields[2] in names and fields[1] in ("t", "T"):
                     found[fields[2]].append(int(fields[0], 16))
     except OSError as e:
         raise KprobeError(f"{unplaced}, and {kallsyms} is unreadable: {e.strerror}") from e
@@ -157,11 +158,12 @@ def probe_site(probe: Probe, kallsyms: Path) -> str:
 
 def create_probe(tracing: Path, group: str, probe: Probe, site: str | None = None) -> None:
     """Create the probe at its symbol, or at `site` (`probe_site`) when it is ambiguous."""
+    command = probe.definition(group, site)
     try:
-        append_attr(tracing / "kprobe_events", probe.definition(group, site) + "\n")
+        append_attr(tracing / "kprobe_events", command + "\n")
     except OSError as e:
         raise KprobeError(
-            f"kprobe on {probe.symbol} refused: {e.strerror}{_last_error(tracing)}"
+            f"kprobe on {probe.symbol} refused: {e.strerror}{_kernel_error(tracing, command)}"
         ) from e
 
 
@@ -183,21 +185,27 @@ def remove_probe(tracing: Path, group: str, event: str) -> None:
     for instance in instances:
         if (instance / "events" / group / event / "enable").exists():
             enable_probe(instance, group, event, on=False)
+    command = f"-:{group}/{event}"
     try:
-        append_attr(tracing / "kprobe_events", f"-:{group}/{event}\n")
+        append_attr(tracing / "kprobe_events", command + "\n")
     except OSError as e:
         if e.errno == errno.ENOENT:
             return
         raise KprobeError(
-            f"cannot delete kprobe {group}/{event}: {e.strerror}{_last_error(tracing)}"
+            f"cannot delete kprobe {group}/{event}: {e.strerror}{_kernel_error(tracing, command)}"
         ) from e
 
 
-def _last_error(tracing: Path) -> str:
-    """The kernel's own word on the last refused command (tracefs `error_log`), if any."""
-    log = read_optional(tracing / "error_log") or ""
-    errors = [line.split("error:", 1)[1].strip() for line in log.splitlines() if "error:" in line]
-    return f" ({errors[-1]})" if errors else ""
+def _kernel_error(tracing: Path, command: str) -> str:
+    """The kernel's own word on `command` when refused: the last tracefs `error_log`
+    entry whose `Command:` line is it (another user's errors stay out)."""
+    lines = (read_optional(tracing / "error_log") or "").splitlines()
+    words = [
+        error.split("error:", 1)[1].strip()
+        for error, echoed in pairwise(lines)
+        if "error:" in error and echoed.strip() == f"Command: {command}"
+    ]
+    return f" ({words[-1]})" if words else ""
 
 
 @dataclass(frozen=True)

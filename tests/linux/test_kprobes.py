@@ -154,6 +154,22 @@ def test_refused_probe_carries_the_kernels_word(kernel):
     )
 
 
+def test_another_users_error_is_not_taken_for_ours(kernel, monkeypatch):
+    (kernel.tracing / "error_log").write_text(
+        "[   1.000000] trace_kprobe: error: Invalid fetch argument\n"
+        "  Command: p:someone/x f a=bad\n"
+        "                               ^\n"
+    )
+
+    def refuse(path, text):
+        raise OSError(16, "Device or resource busy", str(path))
+
+    monkeypatch.setattr(kprobes, "append_attr", refuse)
+    with pytest.raises(KprobeError) as info:
+        create_probe(kernel.tracing, GROUP, MSI_WRITE)
+    assert str(info.value) == "kprobe on __pci_write_msi_msg refused: Device or resource busy"
+
+
 def test_other_probes_survive_ours(kernel):
     """`kprobe_events` is appended to: opening it with O_TRUNC would delete everyone's probes."""
     create_probe(kernel.tracing, "someone", MSI_WRITE)
