@@ -3,11 +3,13 @@
 The probes (`hil.linux.kprobes`) are placed when the session starts tracing,
 in a group named after its trace instance, and enabled only in that
 instance: sessions on different machines share nothing, and two sessions on
-one machine would neither see nor delete each other's probes.  Each probe is
-journaled before it is created, so a session killed with probes in place
-leaves entries the next session or `hil restore` undoes like a device left
-on vfio-pci.  Nothing here fails a run: a probe that cannot be placed
-becomes a line of `KernelWrites.missing`, shown beside every step.
+one machine would not see each other's writes.  Each probe is journaled
+before it is created, so a session killed with probes in place leaves
+entries the next session or `hil restore` undoes like a device left on
+vfio-pci (that restore takes every session's entries, which is one more
+reason a machine serves one session at a time).  No refusal of the kernel
+fails a run: a probe that cannot be placed becomes a line of
+`KernelWrites.missing`, shown beside every step.
 """
 
 from __future__ import annotations
