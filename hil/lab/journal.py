@@ -51,6 +51,7 @@ _BDF = re.compile(r"[0-9a-f]{4,8}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]")
 _DRIVER = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _CPULIST = re.compile(r"\d+(-\d+)?(,\d+(-\d+)?)*")
 _SESSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
 
 def _require(ok: bool, what: str) -> None:
@@ -113,15 +114,35 @@ class AffinityEntry:
         )
 
 
-JournalEntry = DriverEntry | CpuEntry | AffinityEntry
+@dataclass(frozen=True)
+class KprobeEntry:
+    """A kprobe event the session created (`group/event` in tracefs `kprobe_events`);
+    restoring deletes it, as the machine had none of that name."""
 
-_ENTRY_TYPES: dict[str, type[DriverEntry] | type[CpuEntry] | type[AffinityEntry]] = {
-    t.kind: t for t in (DriverEntry, CpuEntry, AffinityEntry)
-}
+    kind: ClassVar[str] = "kprobe"
+    group: str
+    event: str
 
-RESTORE_ORDER: tuple[str, ...] = (AffinityEntry.kind, CpuEntry.kind, DriverEntry.kind)
-"""Affinities first, then CPUs back online, then drivers: the reverse of how a session
-builds up its changes (bind devices, take CPUs offline, move irqs)."""
+    def __post_init__(self) -> None:
+        for name in (self.group, self.event):
+            _require(isinstance(name, str) and bool(_IDENTIFIER.fullmatch(name)), f"name {name!r}")
+
+
+JournalEntry = DriverEntry | CpuEntry | AffinityEntry | KprobeEntry
+
+_ENTRY_TYPES: dict[
+    str, type[DriverEntry] | type[CpuEntry] | type[AffinityEntry] | type[KprobeEntry]
+] = {t.kind: t for t in (DriverEntry, CpuEntry, AffinityEntry, KprobeEntry)}
+
+RESTORE_ORDER: tuple[str, ...] = (
+    AffinityEntry.kind,
+    CpuEntry.kind,
+    DriverEntry.kind,
+    KprobeEntry.kind,
+)
+"""Affinities first, then CPUs back online, then drivers, then kprobes: the reverse of
+how a session builds up its changes (place its probes, bind devices, take CPUs offline,
+move irqs)."""
 
 
 class EntryState(enum.Enum):
@@ -137,6 +158,8 @@ class Restorer(Protocol):
     def restore_cpu(self, entry: CpuEntry) -> None: ...
 
     def restore_affinity(self, entry: AffinityEntry) -> None: ...
+
+    def restore_kprobe(self, entry: KprobeEntry) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -306,6 +329,8 @@ def _restore_one(restorer: Restorer, entry: JournalEntry) -> None:
         restorer.restore_driver(entry)
     elif isinstance(entry, CpuEntry):
         restorer.restore_cpu(entry)
+    elif isinstance(entry, KprobeEntry):
+        restorer.restore_kprobe(entry)
     else:
         restorer.restore_affinity(entry)
 

@@ -122,14 +122,16 @@ class MachineOps:
     def session_begin(self) -> dict[str, Any]:
         """Put back whatever an earlier, killed session left changed."""
         report = self.restore()
-        self.observer.start_tracing()
+        self.observer.start_tracing(self.journal)
         return report
 
     def session_end(self) -> None:
         for name in list(self.devices):
             self.detach_device(name)
-        self.restore()
+        # The probes go before the restore, which would otherwise remove them as
+        # journaled leftovers and leave their journal handles pointing at nothing.
         self.observer.stop_tracing()
+        self.restore()
 
     def restore(self) -> dict[str, Any]:
         report = restore_sessions(self.journal.directory, SysfsRestorer(self.root), self.boot_id)

@@ -18,16 +18,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hil.lab.calibrate import allocated_irqs
+from hil.lab.journal import Journal
+from hil.lab.kernelwrites import WriteRecorder
 from hil.lab.opened import OpenedDevice, entry_irq_map
 from hil.linux.dmesg import DmesgWindow, classify, unexpected
 from hil.linux.irqsysfs import SysIrq
+from hil.linux.kprobes import WriteLog, parse_writes
 from hil.linux.msixtable import MsixEntry
 from hil.linux.pci import PciSysfs, parse_capabilities, read_msi_message
 from hil.linux.procinterrupts import ProcInterrupts
 from hil.linux.procirq import ProcIrq
-from hil.linux.tracefs import Tracefs
+from hil.linux.tracefs import Tracefs, parse_trace
 from hil.model.trace import compact_trace
-from hil.model.vocabulary import Delivery, IrqIndex, MsiMessage, StepOutcome, VectorView
+from hil.model.vocabulary import (
+    Delivery,
+    IrqIndex,
+    KernelWrites,
+    MsiMessage,
+    StepOutcome,
+    VectorView,
+)
 
 SPURIOUS_ROWS = ("SPU", "ERR", "MIS")
 
@@ -61,26 +71,44 @@ class Observer:
         self.dmesg = DmesgWindow(root)
         self.trace: Tracefs | None = None
         self.trace_instance = f"hil-{session_id}"
+        self.recorder: WriteRecorder | None = None
+        self.no_recorder = "the session does not trace"
+        """Why kernel writes are not recorded while `recorder` is None."""
         self.vectors: dict[int, int] = {}
         """Last CPU vector per irq, learned from irq_vectors trace events."""
         self.anomalies: list[str] = []
 
     # -- tracing --------------------------------------------------------
-    def start_tracing(self) -> None:
+    def start_tracing(self, journal: Journal) -> None:
+        """Trace in the session's own instance, with the kprobes on the kernel's message
+        writers (journaled in `journal`) where the kernel allows them."""
         trace = Tracefs(self.root, self.trace_instance)
-        if trace.available():
-            trace.create()
-            trace.enable()
-            trace.clear()
-            self.trace = trace
+        if not trace.available():
+            self.no_recorder = (
+                f"no irq_vectors events in {trace.tracing}: the session does not trace"
+            )
+            return
+        trace.create()
+        trace.enable()
+        self.recorder = WriteRecorder(self.root, trace, journal)
+        self.recorder.start()
+        trace.clear()
+        self.trace = trace
 
     def stop_tracing(self) -> None:
+        """Remove the probes, then the instance (whose pipe must close before its rmdir)."""
+        if self.recorder is not None:
+            self.recorder.stop()
+            self.recorder = None
         if self.trace is not None:
             self.trace.remove()
             self.trace = None
 
-    def _drain_trace(self, known: set[int], ours: set[int]) -> tuple[str, ...] | None:
-        """The step's irq_vectors events for the irqs under test, compacted.
+    def _drain_trace(
+        self, known: set[int], ours: set[int]
+    ) -> tuple[tuple[str, ...] | None, WriteLog, int]:
+        """The step's irq_vectors events for the irqs under test, compacted; the
+        probes' records; the count of events the ring buffer dropped.
 
         Kept: events of the devices' irqs, and of irqs that did not exist when
         the step began (vfio may allocate and free within one step, as when it
@@ -88,13 +116,28 @@ class Observer:
         machine are its background, not the step's.
         """
         if self.trace is None:
-            return None
-        records = [r for r in self.trace.drain().events if "irq" in r.fields]
+            return None, WriteLog(), 0
+        text = self.trace.drain_text()
+        log = parse_trace(text)
+        records = [r for r in log.events if "irq" in r.fields]
         for rec in records:
             if rec.event in ("vector_config", "vector_update"):
                 self.vectors[rec.fields["irq"]] = rec.fields["vector"]
         keep = {r.fields["irq"] for r in records} - (known - ours)
-        return compact_trace([(r.event, r.fields) for r in records], keep)
+        compact = compact_trace([(r.event, r.fields) for r in records], keep)
+        probed = self.recorder is not None and self.recorder.placed
+        return compact, parse_writes(text) if probed else WriteLog(), log.lost_events
+
+    def _kernel_writes(
+        self, writes: WriteLog, lost_events: int, background: set[int], views: list[VectorView]
+    ) -> KernelWrites:
+        """The step's message and IRTE writes (evidence only, see `WriteRecorder`)."""
+        if self.recorder is None:
+            return KernelWrites(missing=(self.no_recorder,))
+        handles = {v.message.irte_index for v in views if v.message is not None}
+        return self.recorder.evidence(
+            writes, lost_events, background, {h for h in handles if h is not None}
+        )
 
     def dmesg_lines(self) -> list[str]:
         return list(self.anomalies)
@@ -182,7 +225,7 @@ class Observer:
         devices = list(devices)
         maps = {dev.name: self.irq_map(dev) for dev in devices}
         ours = set(before.per_irq).union(*(m.values() for m in maps.values()))
-        trace = self._drain_trace(before.known, ours)
+        trace, writes, lost_events = self._drain_trace(before.known, ours)
         views: list[VectorView] = []
         deliveries: list[Delivery] = []
         lost: int | None = None
@@ -224,6 +267,7 @@ class Observer:
             spurious=self._spurious_total() - before.spurious,
             trace=trace,
             notes=tuple(anomalies),
+            kernel_writes=self._kernel_writes(writes, lost_events, before.known - ours, views),
         )
 
     def _pending(self, dev: OpenedDevice, entry: int) -> bool:

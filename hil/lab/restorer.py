@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hil.lab.journal import AffinityEntry, CpuEntry, DriverEntry
+from hil.lab.journal import AffinityEntry, CpuEntry, DriverEntry, KprobeEntry
 from hil.linux.binding import BindRecord, DriverBinding
 from hil.linux.cpulist import parse_cpulist
 from hil.linux.cpus import CpuHotplug
+from hil.linux.kprobes import remove_probe
 from hil.linux.procirq import ProcIrq
+from hil.linux.tracefs import tracing_dir
 
 
 class RestoreError(RuntimeError):
@@ -44,3 +46,6 @@ class SysfsRestorer:
         result = self.procirq.set_affinity(entry.irq, parse_cpulist(entry.original_affinity))
         if result.errno not in (None, "EINVAL"):
             raise RestoreError(f"irq {entry.irq}: restoring affinity gave {result.errno}")
+
+    def restore_kprobe(self, entry: KprobeEntry) -> None:
+        remove_probe(tracing_dir(self.root), entry.group, entry.event)

@@ -29,7 +29,17 @@ def read_optional(path: Path) -> str | None:
 
 def write_attr(path: Path, text: str) -> None:
     """Write `text` to the attribute in one `write(2)`; OSError carries the kernel's errno."""
-    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+    _write_once(path, text, os.O_WRONLY | os.O_TRUNC)
+
+
+def append_attr(path: Path, text: str) -> None:
+    """Like `write_attr`, opened for append: for command files such as tracefs's
+    `kprobe_events`, where opening with O_TRUNC means "delete every entry"."""
+    _write_once(path, text, os.O_WRONLY | os.O_APPEND)
+
+
+def _write_once(path: Path, text: str, flags: int) -> None:
+    fd = os.open(path, flags)
     try:
         data = text.encode("ascii")
         written = os.write(fd, data)

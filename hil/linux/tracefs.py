@@ -67,6 +67,37 @@ class TraceLog:
         return [e for e in self.events if e.fields.get("irq") == irq]
 
 
+@dataclass(frozen=True)
+class TraceLine:
+    """One event line of a `trace` file, split but not interpreted."""
+
+    task: str
+    pid: int
+    cpu: int
+    timestamp: float
+    event: str
+    body: str
+
+    def int_fields(self) -> dict[str, int]:
+        """Every `key=value` of the body as an int (hex accepted); ValueError if one is not."""
+        return {k: int(v, 0) for k, v in _FIELD.findall(self.body)}
+
+
+def trace_line(line: str) -> TraceLine | None:
+    """Split one event line; None for anything else (headers, garbage)."""
+    m = _TRACE_LINE.match(line)
+    if m is None:
+        return None
+    return TraceLine(
+        task=m["task"].strip(),
+        pid=int(m["pid"]),
+        cpu=int(m["cpu"]),
+        timestamp=float(m["ts"]),
+        event=m["event"],
+        body=m["body"],
+    )
+
+
 def parse_trace(text: str) -> TraceLog:
     """Read `irq_vectors` and `irq_matrix` events from the text of a `trace` file."""
     events: list[VectorEvent] = []
@@ -79,25 +110,24 @@ def parse_trace(text: str) -> TraceLog:
         if lost_match is not None:
             lost += int(lost_match[1])
             continue
-        m = _TRACE_LINE.match(line)
-        if m is None:
+        parsed = trace_line(line)
+        if parsed is None:
             skipped.append(line)
             continue
-        event = m["event"]
-        if event not in VECTOR_EVENTS and not event.startswith("irq_matrix_"):
+        if parsed.event not in VECTOR_EVENTS and not parsed.event.startswith("irq_matrix_"):
             continue
         try:
-            fields = {k: int(v, 0) for k, v in _FIELD.findall(m["body"])}
+            fields = parsed.int_fields()
         except ValueError:
             skipped.append(line)
             continue
         events.append(
             VectorEvent(
-                timestamp=float(m["ts"]),
-                event=event,
+                timestamp=parsed.timestamp,
+                event=parsed.event,
                 fields=fields,
-                cpu=int(m["cpu"]),
-                task=m["task"].strip(),
+                cpu=parsed.cpu,
+                task=parsed.task,
             )
         )
     return TraceLog(events=tuple(events), lost_events=lost, skipped=tuple(skipped))
@@ -107,23 +137,24 @@ class TracefsError(RuntimeError):
     pass
 
 
+def tracing_dir(root: Path) -> Path:
+    """Where tracefs is mounted under `root` (its own mount, else inside debugfs)."""
+    for candidate in ("sys/kernel/tracing", "sys/kernel/debug/tracing"):
+        if (root / candidate / "events").is_dir():
+            return root / candidate
+    return root / "sys/kernel/tracing"
+
+
 class Tracefs:
     """A tracefs instance (or the top-level buffer when `instance` is None)."""
 
     def __init__(self, root: Path = Path("/"), instance: str | None = None) -> None:
         if instance is not None and _INSTANCE_NAME.fullmatch(instance) is None:
             raise ValueError(f"bad trace instance name {instance!r} (letters, digits, _ . -)")
-        self.tracing = self._find_tracing(root)
+        self.tracing = tracing_dir(root)
         self.instance = instance
         self.dir = self.tracing / "instances" / instance if instance else self.tracing
         self._pipe: int | None = None
-
-    @staticmethod
-    def _find_tracing(root: Path) -> Path:
-        for candidate in ("sys/kernel/tracing", "sys/kernel/debug/tracing"):
-            if (root / candidate / "events").is_dir():
-                return root / candidate
-        return root / "sys/kernel/tracing"
 
     def available(self) -> bool:
         """True if tracefs is mounted and the kernel has the irq_vectors events."""
@@ -178,11 +209,17 @@ class Tracefs:
         write_attr(self.dir / "trace", "")
 
     def drain(self) -> TraceLog:
-        """The events since the last drain, consumed from `trace_pipe`.
+        """The `irq_vectors` and `irq_matrix` events since the last drain."""
+        return parse_trace(self.drain_text())
+
+    def drain_text(self) -> str:
+        """The text of every event since the last drain, consumed from `trace_pipe`.
 
         Opening `trace` waits for an RCU grace period per read and the buffer
         must then be truncated; the pipe, opened once and read without
         blocking, hands over each event exactly once for the cost of a read.
+        The text goes to every parser of the instance's events (the vector
+        events here, the kprobes of `hil.linux.kprobes`).
         """
         if self._pipe is None:
             self._pipe = os.open(self.dir / "trace_pipe", os.O_RDONLY | os.O_NONBLOCK)
@@ -195,7 +232,7 @@ class Tracefs:
             if not chunk:
                 break
             chunks.append(chunk)
-        return parse_trace(b"".join(chunks).decode(errors="replace"))
+        return b"".join(chunks).decode(errors="replace")
 
     def _close_pipe(self) -> None:
         if self._pipe is not None:

@@ -41,6 +41,9 @@ for _cls in (
     vocabulary.VectorView,
     vocabulary.Delivery,
     vocabulary.StepOutcome,
+    vocabulary.MessageWrite,
+    vocabulary.IrteWrite,
+    vocabulary.KernelWrites,
 ):
     register(_cls)
 

@@ -230,6 +230,7 @@ def _run(
         spurious=result.spurious,
         trace=trace,
         notes=tuple(m.notes),
+        kernel_writes=None,  # evidence the lab records; never predicted
     )
     m.trace = None
     return outcome, uncertain, relative, tuple(m.rules_used), result.within

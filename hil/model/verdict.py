@@ -147,10 +147,6 @@ def _unexpected_delivery(path: str, observed: Value) -> bool:
     return path.startswith("delivered.") and path.endswith(".per_cpu") and bool(observed)
 
 
-_SHV = 1 << 3
-"""Remappable address bit: the data's low 16 bits (subhandle) are added to the handle."""
-
-
 def _relative_value(observed: Value) -> int | None:
     """The integer a relative symbol binds to: ints, or the IRTE a message uses
     (its handle, plus the subhandle in the data for a multi-MSI block)."""
@@ -158,10 +154,9 @@ def _relative_value(observed: Value) -> int | None:
         return None
     if isinstance(observed, int):
         return observed
-    if not isinstance(observed, MsiMessage) or observed.irte_index is None:
+    if not isinstance(observed, MsiMessage):
         return None
-    subhandle = observed.data & 0xFFFF if observed.address_lo & _SHV else 0
-    return observed.irte_index + subhandle
+    return observed.irte
 
 
 def _judge_relative(

@@ -38,6 +38,8 @@ class ApicMode(StrEnum):
 
 
 MSI_ADDRESS_BASE = 0xFEE00000
+_SHV = 1 << 3
+"""Remappable address bit: the data's low 16 bits (subhandle) are added to the handle."""
 
 
 @dataclass(frozen=True, order=True)
@@ -71,6 +73,15 @@ class MsiMessage:
             return None
         lo = self.address_lo
         return ((lo >> 5) & 0x7FFF) | (((lo >> 2) & 1) << 15)
+
+    @property
+    def irte(self) -> int | None:
+        """The IRTE a remappable message selects: its handle, plus the data's
+        subhandle when SHV (address bit 3) is set, as for a multi-MSI block."""
+        handle = self.irte_index
+        if handle is None:
+            return None
+        return handle + (self.data & 0xFFFF if self.address_lo & _SHV else 0)
 
     @property
     def destination(self) -> int:
@@ -132,6 +143,93 @@ class Delivery:
         return sum(n for _, n in self.per_cpu)
 
 
+# -- evidence: observed only, never predicted nor judged -------------------------
+#
+# Kprobes on the functions that write an MSI message to a device and an IRTE to
+# the Intel IOMMU say who rewrote what during a step (`hil.linux.kprobes`).  They
+# are evidence for the reader of a mismatch: the model emits none,
+# `hil.model.verdict.flatten` reads none, and a machine without kprobes fails
+# nothing.  They live here because they travel in `StepOutcome` (agent to
+# controller to evidence bundle) and the codec decodes vocabulary classes alone.
+
+
+@dataclass(frozen=True)
+class KernelWrite:
+    """Who wrote: the task and CPU the probe fired on, and when (trace clock, seconds)."""
+
+    timestamp: float
+    cpu: int
+    task: str
+    pid: int
+
+    @property
+    def who(self) -> str:
+        return f"{self.task}-{self.pid}/cpu{self.cpu}"
+
+
+@dataclass(frozen=True)
+class MessageWrite(KernelWrite):
+    """`__pci_write_msi_msg`: the kernel wrote `message` for `irq` (the first irq of a
+    multi-MSI block); `previous` is the message the kernel had cached for it until then."""
+
+    irq: int
+    message: MsiMessage
+    previous: MsiMessage
+
+
+_PRESENT = 1 << 0
+_POSTED = 1 << 15
+
+
+@dataclass(frozen=True)
+class IrteWrite(KernelWrite):
+    """`modify_irte`: the kernel rewrote IRTE `index + sub_handle` with `low` as its low
+    64 bits (present, vector and destination; the high half holds only the source id)."""
+
+    index: int
+    sub_handle: int
+    low: int
+
+    @property
+    def entry(self) -> int:
+        """The table entry written, as `MsiMessage.irte` names it."""
+        return self.index + self.sub_handle
+
+    @property
+    def present(self) -> bool:
+        return bool(self.low & _PRESENT)
+
+    @property
+    def posted(self) -> bool:
+        """Posted format (a vCPU's posted-interrupt descriptor): no APIC destination."""
+        return bool(self.low & _POSTED)
+
+    @property
+    def vector(self) -> int:
+        return (self.low >> 16) & 0xFF
+
+    def destination(self, x2apic: bool) -> int:
+        """The destination APIC ID: bits 32-63 in x2APIC mode, bits 40-47 in xAPIC mode
+        (the kernel's IRTE_DEST shifts an xAPIC ID left by 8)."""
+        dest_id = self.low >> 32
+        return dest_id if x2apic else (dest_id >> 8) & 0xFF
+
+
+@dataclass(frozen=True)
+class KernelWrites:
+    """The message and IRTE writes of one step, in trace order, and what kept any out.
+
+    `missing` names every write the lab could not record and why ("modify_irte
+    not probeable: ..."); empty when both probes ran.  `lost_events` counts
+    events the trace ring buffer dropped during the step (then `writes` may be
+    incomplete).
+    """
+
+    writes: tuple[MessageWrite | IrteWrite, ...] = ()
+    missing: tuple[str, ...] = ()
+    lost_events: int = 0
+
+
 @dataclass(frozen=True)
 class StepOutcome:
     """Everything one step produced; the unit of prediction and observation.
@@ -154,3 +252,6 @@ class StepOutcome:
     spurious: int | None = None
     trace: tuple[str, ...] | None = None
     notes: tuple[str, ...] = field(default=(), compare=False)
+    kernel_writes: KernelWrites | None = field(default=None, compare=False)
+    """Evidence, never judged (see `KernelWrites`); None: not recorded (a prediction,
+    a bundle written before the lab recorded kernel writes)."""

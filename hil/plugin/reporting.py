@@ -1,5 +1,9 @@
 """Allure labels, one allure step per scenario step, the evidence attached, known-bug links.
 
+Each step carries its kernel message and IRTE writes ("who rewrote what",
+`hil.report.rewrites`) when the machine's kprobes recorded any; a test whose
+machine could not record them says why, once.
+
 Scenarios that move interrupts between CPUs (hot-unplug, affinity moves
 with several fires) also get a PNG of per-CPU delivery over the steps,
 predicted against observed: where the two lines part is the finding.
@@ -15,6 +19,7 @@ from hil.model.steps import describe
 from hil.plugin.known_bugs import KnownBug
 from hil.plugin.session import LabMachine
 from hil.report.plot import delivery_plot, wants_delivery_plot
+from hil.report.rewrites import rewrite_tables, rewrites_missing
 from hil.scenario.runner import RunResult
 
 
@@ -24,6 +29,7 @@ def report_run(result: RunResult, machine: LabMachine, bundle: Path) -> None:
     allure.dynamic.parameter("kernel", machine.facts["kernel"])
     allure.dynamic.parameter("IR", machine.facts["ir"])
     allure.dynamic.tag(f"ir-{machine.facts['ir']}")
+    rewrites = rewrite_tables(result)
     for record in result.records:
         status = "ok" if record.verdict.ok else "MISMATCH"
         with allure.step(f"{record.number}. {describe(record.step)}: {status}"):
@@ -36,6 +42,10 @@ def report_run(result: RunResult, machine: LabMachine, bundle: Path) -> None:
                 allure.attach(
                     "\n".join(record.observed.notes), "dmesg", allure.attachment_type.TEXT
                 )
+            if record.number in rewrites:
+                allure.attach(rewrites[record.number], "kernel writes", allure.attachment_type.TEXT)
+    if missing := rewrites_missing(result):
+        allure.attach("\n".join(missing), "kernel writes not recorded", allure.attachment_type.TEXT)
     allure.attach(result.table(only_mismatches=False), "step table", allure.attachment_type.TEXT)
     if wants_delivery_plot(result):
         allure.attach(delivery_plot(result), "per-CPU delivery", allure.attachment_type.PNG)

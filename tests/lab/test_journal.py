@@ -28,6 +28,7 @@ from hil.lab.journal import (
     Journal,
     JournalCorrupt,
     JournalEntry,
+    KprobeEntry,
     pending,
 )
 from hil.lab.killpoints import JOURNAL_KILL_POINTS, KILL_AT_ENV, kill_point
@@ -181,10 +182,14 @@ class RecordingRestorer:
     def restore_affinity(self, entry: AffinityEntry) -> None:
         self._call(f"irq {entry.irq} {entry.original_affinity}")
 
+    def restore_kprobe(self, entry: KprobeEntry) -> None:
+        self._call(f"kprobe {entry.group}/{entry.event}")
 
-def test_restore_order_is_affinities_cpus_drivers_newest_first(tmp_path: Path) -> None:
+
+def test_restore_order_is_affinities_cpus_drivers_kprobes_newest_first(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j", "s1")
     for entry in (
+        KprobeEntry("hil_s1", "msi_write"),
         DriverEntry(NIC, "igb", None),
         AffinityEntry(30, "0-3"),
         CpuEntry(1, True),
@@ -202,8 +207,9 @@ def test_restore_order_is_affinities_cpus_drivers_newest_first(tmp_path: Path) -
         "cpu 1",
         f"driver {NIC} vfio-pci",
         f"driver {NIC} igb",
+        "kprobe hil_s1/msi_write",
     ]
-    assert report.ok and len(report.restored) == 6
+    assert report.ok and len(report.restored) == 7
     assert journal.pending() == []
 
 
