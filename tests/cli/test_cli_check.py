@@ -35,7 +35,7 @@ def run(*args: str) -> tuple[int, str, str]:
 def test_shipped_inventory_is_ok() -> None:
     code, out, err = run(str(REPO / "lab_inventory.yaml"))
     assert (code, err) == (0, "")
-    assert "4 machines, 20 devices, 5 profiles" in out
+    assert "4 machines, 22 devices, 5 profiles" in out
     assert "vm-61-noir (virtual): igb0, e1000e0, edu0, ivshmem0, xhci0" in out
 
 
