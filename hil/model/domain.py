@@ -49,16 +49,16 @@ def device_vector(m: MachineState, irq: IrqState) -> VectorState | None:
 # -- vector domain (arch/x86/kernel/apic/vector.c) --------------------------------
 
 
-def update_cfg(irq: IrqState, cpu: int, vector: int) -> None:
+def update_cfg(m: MachineState, irq: IrqState, cpu: int, vector: int) -> None:
     """apic_update_irq_cfg: hardware config and effective affinity follow."""
-    irq.cfg_cpu, irq.cfg_vector = cpu, vector
+    m.set_cfg(irq, cpu, vector)
     irq.effective_override = None
     irq.placement_uncertain = False
 
 
 def assign_placeholder(m: MachineState, irq: IrqState) -> None:
     """vector_assign_managed_shutdown: MANAGED_IRQ_SHUTDOWN_VECTOR on the first online CPU."""
-    update_cfg(irq, m.first_online(), m.rules.placeholder_vector)
+    update_cfg(m, irq, m.first_online(), m.rules.placeholder_vector)
 
 
 def reserve_irq_vector(m: MachineState, irq: IrqState) -> None:
@@ -82,12 +82,13 @@ def update_vector(m: MachineState, irq: IrqState, cpu: int, vector: int) -> None
         if irq.cpu in m.online:
             irq.move_in_progress = True
             irq.prev = (irq.cpu, irq.vector)
+            m.unsettled.add(irq)
         else:
             m.matrix.free(irq.cpu, irq.vector, irq.managed)
             m.vector_irq.pop((irq.cpu, irq.vector), None)
     irq.cpu, irq.vector = cpu, vector
     m.vector_irq[(cpu, vector)] = irq
-    update_cfg(irq, cpu, vector)
+    update_cfg(m, irq, cpu, vector)
 
 
 def assign_vector_locked(m: MachineState, irq: IrqState, dest: frozenset[int] | None) -> str | None:
@@ -119,7 +120,7 @@ def assign_vector_locked(m: MachineState, irq: IrqState, dest: frozenset[int] | 
 def _single_online(m: MachineState, dest: frozenset[int] | None) -> bool:
     if dest is None:
         return len(m.online) == 1
-    return sum(1 for c in dest if c in m.online) == 1
+    return len(dest & m.online) == 1
 
 
 def _judge_placement(
@@ -155,10 +156,11 @@ def _assign_managed(m: MachineState, irq: IrqState, dest: frozenset[int] | None)
 
 
 def _online_part(m: MachineState, mask: frozenset[int] | None) -> frozenset[int] | None:
-    """mask ∩ online, with None standing for "all online" (the fast path)."""
+    """mask ∩ online, with None standing for "all online" (the fast path); the
+    intersection is a frozenset made in C, not a generator over the mask."""
     if mask is None or mask is m.all_cpus:
         return None
-    return frozenset(c for c in mask if c in m.online)
+    return mask & m.online
 
 
 def assign_any(m: MachineState, irq: IrqState) -> str | None:
@@ -252,7 +254,7 @@ def free_vectors(m: MachineState, irq: IrqState) -> None:
     if irq.has_reserved:
         m.matrix.remove_reserved()
         irq.has_reserved = False
-    irq.cfg_cpu = irq.cfg_vector = None
+    m.set_cfg(irq, None, None)
 
 
 # -- moves and cleanup ---------------------------------------------------------------
@@ -327,6 +329,7 @@ def write_affinity(m: MachineState, irq: IrqState, mask: frozenset[int]) -> str 
         if error == "EBUSY":
             # irq_try_set_affinity: the generic pending mechanism hides -EBUSY.
             irq.pending = mask
+            m.unsettled.add(irq)
             error = None
             m.note(
                 f"irq {irq.number}: cleanup of the last move pending; move deferred to "
@@ -337,6 +340,7 @@ def write_affinity(m: MachineState, irq: IrqState, mask: frozenset[int]) -> str 
             m.rule("ir-immediate-move")
     else:
         irq.pending = mask
+        m.unsettled.add(irq)
         m.rule("non-ir-deferred-move")
     irq.user_set = True
     return error
@@ -348,7 +352,7 @@ def move_pending(m: MachineState, irq: IrqState) -> None:
     if irq.pending is None:
         return
     mask = irq.pending
-    if any(c in m.online for c in mask):
+    if not m.online.isdisjoint(mask):
         error = set_affinity(m, irq, mask)
         if error == "EBUSY":
             m.note(f"irq {irq.number}: pending move waits (cleanup of the last move pending)")
@@ -389,7 +393,7 @@ def migrate_one_irq(m: MachineState, irq: IrqState, cpu: int) -> None:
     force_complete_move(m, irq, cpu)
     needs_fixup = irq.started and irq.cfg_cpu == cpu
     pending = irq.pending
-    pending_online = pending is not None and any(c in m.online for c in pending)
+    pending_online = pending is not None and not m.online.isdisjoint(pending)
     if not needs_fixup:
         if pending is not None and not pending_online:
             irq.pending = None
@@ -400,7 +404,7 @@ def migrate_one_irq(m: MachineState, irq: IrqState, cpu: int) -> None:
     else:
         irq.pending = None
         affinity = irq.affinity
-    if not any(c in m.online for c in (affinity or m.all_cpus)):
+    if m.online.isdisjoint(affinity or m.all_cpus):
         if irq.managed:
             irq.started = False
             m.shut_down.add(irq)
@@ -427,8 +431,7 @@ def cpu_down(m: MachineState, cpu: int) -> str | None:
         return "ENOSPC"
     m.set_online(cpu, False)
     # Only these irqs can have anything to do; moving one never changes another.
-    touched = [i for i in m.irqs if i.prev is not None or i.pending is not None or i.cfg_cpu == cpu]
-    for irq in sorted(touched, key=irq_order):
+    for irq in m.touching(cpu):
         migrate_one_irq(m, irq, cpu)
     m.rule("hotplug-migrate")
     return None

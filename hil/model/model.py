@@ -494,7 +494,7 @@ class _Handlers:
                     m.irte_table(vs.device).free(irq.irte)
                 irq.ir_present = False
             m.irq_numbers.free(irq.number)
-            m.irqs.discard(irq)
+            m.forget(irq)
             vs.masked = True
             vs.requested = False
         dev.vectors = {}
@@ -507,7 +507,7 @@ class _Handlers:
         """irq_setup_affinity: (user-set or default) ∩ online, narrowed to the node."""
         m = self.m
         base = irq.affinity
-        if irq.user_set and base is not None and not any(c in m.online for c in base):
+        if irq.user_set and base is not None and m.online.isdisjoint(base):
             irq.user_set = False
             base = None
         if not irq.user_set:
@@ -515,7 +515,7 @@ class _Handlers:
         if base is None and len(m.online) == len(m.all_cpus):
             mask = m.all_cpus
         else:
-            mask = frozenset(c for c in (base or m.all_cpus) if c in m.online)
+            mask = (base or m.all_cpus) & m.online
             if not mask:
                 mask = frozenset(m.online)
         node = m.node_cpus.get(irq.node) if irq.node is not None else None
@@ -770,14 +770,14 @@ class _Handlers:
     def write_mask(self, irq: IrqState, cpus: tuple[int, ...]) -> None:
         """write_irq_affinity of /proc/irq/N/smp_affinity_list; a refusal sets the errno."""
         m = self.m
-        if any(c < 0 or c > m.all_cpus_tuple[-1] for c in cpus):
+        if cpus and (min(cpus) < 0 or max(cpus) > m.all_cpus_tuple[-1]):
             self.fail("ERANGE", "CPU number beyond nr_cpu_ids (bitmap_parselist)")
             return
         if irq.managed:
             self.fail(m.rules.managed_affinity_errno, "managed irq (write_irq_affinity)")
             return
         mask = frozenset(cpus)
-        if not any(c in m.online for c in mask):
+        if m.online.isdisjoint(mask):
             self.fail("EINVAL", "the mask has no online CPU (write_irq_affinity)")
             return
         error = domain.write_affinity(m, irq, mask)
@@ -801,7 +801,7 @@ class _Handlers:
             self.fail("ENOENT", "/proc/irq/N/ exists only after the first request_irq")
             return
         self.r.views = [vs]
-        if any(not any(c in m.online for c in mask) for mask in step.masks):
+        if any(m.online.isdisjoint(mask) for mask in step.masks):
             self.fail("EINVAL", "a mask has no online CPU (write_irq_affinity): nothing fired")
             return
         irq = vs.irq

@@ -138,6 +138,12 @@ class MachineState:
     amd_irte: dict[str, IrteTable] = field(default_factory=dict)
     irqs: set[IrqState] = field(default_factory=set)
     """Every irq, calibration and device; ordered by `irq_order` when order matters."""
+    on_cpu: dict[int, set[IrqState]] = field(default_factory=dict)
+    """The irqs whose hardware config names each CPU (`cfg_cpu`), kept by `set_cfg`:
+    an unplug looks at the dying CPU's few, not at every irq of the machine."""
+    unsettled: set[IrqState] = field(default_factory=set)
+    """Irqs given an old vector (`prev`) or a pending mask since an unplug last looked
+    (see `touching`): with `on_cpu`, every irq an unplug has something to do with."""
     shut_down: set[IrqState] = field(default_factory=set)
     """Managed irqs an unplug shut down (no online CPU left in their mask): kept apart
     so onlining a CPU looks at these few, not at every irq of the machine."""
@@ -184,6 +190,30 @@ class MachineState:
         irq.serial = self._serial
         self.irqs.add(irq)
         return irq
+
+    def set_cfg(self, irq: IrqState, cpu: int | None, vector: int | None) -> None:
+        """The irq's hardware config (apic_chip_data.hw_irq_cfg), `on_cpu` following it."""
+        old = irq.cfg_cpu
+        if old != cpu:
+            if old is not None:
+                self.on_cpu[old].discard(irq)
+            if cpu is not None:
+                on = self.on_cpu.get(cpu)
+                if on is None:
+                    on = self.on_cpu[cpu] = set()
+                on.add(irq)
+        irq.cfg_cpu, irq.cfg_vector = cpu, vector
+
+    def touching(self, cpu: int) -> list[IrqState]:
+        """Every irq with an old vector, a pending mask or its config on `cpu`, in
+        for_each_active_irq order (`irq_order`): all an unplug of `cpu` can move."""
+        self.unsettled = {i for i in self.unsettled if i.prev is not None or i.pending is not None}
+        return sorted(self.unsettled.union(self.on_cpu.get(cpu, ())), key=irq_order)
+
+    def forget(self, irq: IrqState) -> None:
+        """A freed irq (its config already cleared by `set_cfg`)."""
+        self.irqs.discard(irq)
+        self.unsettled.discard(irq)
 
     def emit(self, irq: IrqState, event: str, **fields: int) -> None:
         """Record one trace event; callers test `trace` first, so the steps that record
@@ -331,12 +361,11 @@ def _add_started(
         managed=managed,
         cpu=cpu,
         vector=vector,
-        cfg_cpu=cpu,
-        cfg_vector=vector,
         activated=True,
         started=True,
         affinity=affinity,
         proc=True,
     )
+    state.set_cfg(irq, cpu, vector)
     state.register(irq)
     state.vector_irq[(cpu, vector)] = irq
