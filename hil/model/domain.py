@@ -286,6 +286,8 @@ def schedule_cleanup(m: MachineState, irq: IrqState) -> None:
 
 def run_cleanups(m: MachineState) -> None:
     """The cleanup timer (6.6+, jiffies+1) or IPI (before): by the next step it has run."""
+    if not m.cleanups:
+        return
     queue, m.cleanups = m.cleanups, []
     for irq in queue:
         if irq.cleanup_pending:

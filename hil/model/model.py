@@ -14,8 +14,7 @@ and `adopt()` lets the runner follow whichever one the machine took.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -62,25 +61,6 @@ from hil.model.vocabulary import (
     StepOutcome,
     VectorView,
 )
-
-
-@dataclass(slots=True)
-class _Result:
-    """What a step handler found, before it becomes a StepOutcome."""
-
-    errno: str | None = None
-    granted: int | None = None
-    views: list[VectorState] = field(default_factory=list)
-    gone: list[VectorState] = field(default_factory=list)
-    """Vectors freed by this step, reported as allocated=False."""
-    deliveries: dict[tuple[str, int], dict[int, int]] = field(default_factory=dict)
-    """Interrupts per CPU of each vector that received any."""
-    watched: list[tuple[str, int]] = field(default_factory=list)
-    lost: int | None = None
-    spurious: int | None = None
-    uncertain: set[str] = field(default_factory=set)
-    within: dict[str, tuple[int, ...]] | None = None
-    """Per-CPU splits timing decides, bounded to CPUs (made only by the steps that race)."""
 
 
 class InterruptModel:
@@ -143,26 +123,30 @@ class InterruptModel:
         """Predict one step and advance the model's state along the main outcome."""
         number = self._steps if index is None else index
         self._steps = number + 1
-        alternative_state = copy.deepcopy(self._state) if self._timing_may_decide(step) else None
-        domain.run_cleanups(self._state)
-        outcome, uncertain, relative, rules, within = _run(self._state, step, number)
-        alternatives: list[StepOutcome] = []
+        state = self._state
+        timing = type(step) is Affinity and self._timing_may_decide(step)
+        alternative_state = copy.deepcopy(state) if timing else None
+        domain.run_cleanups(state)
+        outcome, found, relative = _run(state, step, number)
+        uncertain = found.uncertain
+        rules = tuple(state.rules_used)
+        alternatives: tuple[StepOutcome, ...] = ()
         self._alternative_states = []
         if alternative_state is not None:
-            alt, alt_uncertain, alt_relative, alt_rules, _ = _run(alternative_state, step, number)
+            alt, alt_found, alt_relative = _run(alternative_state, step, number)
             if flatten(alt) != flatten(outcome):
-                alternatives.append(alt)
+                alternatives = (alt,)
                 self._alternative_states.append(alternative_state)
-                uncertain |= alt_uncertain
+                uncertain |= alt_found.uncertain
                 relative = {**alt_relative, **relative}
-                rules = rules + tuple(r for r in alt_rules if r not in rules)
+                rules += tuple(r for r in alternative_state.rules_used if r not in rules)
         return _build(
             Prediction,
             outcome=outcome,
             uncertain=frozenset(uncertain),
             relative=relative,
-            alternatives=tuple(alternatives),
-            within=within or _NO_BOUNDS,
+            alternatives=alternatives,
+            within=found.within or _NO_BOUNDS,
             rules=rules,
         )
 
@@ -172,10 +156,10 @@ class InterruptModel:
         self._state = self._alternative_states[alternative]
         self._alternative_states = []
 
-    def _timing_may_decide(self, step: Step) -> bool:
+    def _timing_may_decide(self, step: Affinity) -> bool:
         """A second IR affinity write before the cleanup timer (6.6+, one tick) ran."""
         m = self._state
-        if not isinstance(step, Affinity) or not m.remapped or not m.rules.cleanup_by_timer:
+        if not m.remapped or not m.rules.cleanup_by_timer:
             return False
         dev = m.devices.get(step.device)
         vs = dev.vectors.get(step.entry) if dev else None
@@ -190,21 +174,23 @@ _NO_BOUNDS: Mapping[str, tuple[int, ...]] = MappingProxyType({})
 
 def _run(
     m: MachineState, step: Step, number: int
-) -> tuple[
-    StepOutcome, set[str], dict[str, Relative], tuple[str, ...], dict[str, tuple[int, ...]] | None
-]:
+) -> tuple[StepOutcome, _Handlers, dict[str, Relative]]:
+    """One step on `m`: its outcome, what its handler found, and the relative fields."""
     m.notes = []
     m.rules_used = []
     m.trace = [] if isinstance(step, _TRACED_STEPS) else None
-    result = _Handlers(m).handle(step)
-    uncertain = result.uncertain
+    found = _Handlers(m)
+    handler = _HANDLERS.get(type(step))
+    if handler is not None:
+        handler(found, step)
+    uncertain = found.uncertain
     relative: dict[str, Relative] = {}
-    views = [_view(m, vs, uncertain, relative) for vs in result.views]
-    if result.gone:
-        views += [_gone_view(vs) for vs in result.gone]
+    views = [_view(m, vs, uncertain, relative) for vs in found.views]
+    if found.gone:
+        views += [_gone_view(vs) for vs in found.gone]
     deliveries = []
-    for key in result.watched:
-        counts = result.deliveries.get(key)
+    for key in found.watched:
+        counts = found.deliveries.get(key) if found.deliveries is not None else None
         vs = m.devices[key[0]].vectors.get(key[1])
         if counts is None:
             per_cpu: tuple[tuple[int, int], ...] = ()
@@ -218,21 +204,21 @@ def _run(
     trace = None
     if m.trace is not None:
         trace = compact_trace(m.trace)
+        m.trace = None
     outcome = _build(
         StepOutcome,
         step=number,
         action=describe(step),
-        errno=result.errno,
-        granted=result.granted,
+        errno=found.errno,
+        granted=found.granted,
         vectors=tuple(views),
         deliveries=tuple(deliveries),
-        lost=result.lost,
-        spurious=result.spurious,
+        lost=found.lost,
+        spurious=found.spurious,
         trace=trace,
         notes=tuple(m.notes),
     )
-    m.trace = None
-    return outcome, uncertain, relative, tuple(m.rules_used), result.within
+    return outcome, found, relative
 
 
 _TRACED_STEPS = (Enable, Request)
@@ -350,17 +336,41 @@ def _gone_view(vs: VectorState) -> VectorView:
 
 
 class _Handlers:
-    """One method per step kind; each mirrors what vfio-pci does for that step."""
+    """One method per step kind; each mirrors what vfio-pci does for that step.
+
+    One is made per step and also holds what the step's handler found, before
+    `_run` turns it into a StepOutcome: a slotted object whose containers are
+    made only by the handlers that fill them, since every step makes one."""
+
+    __slots__ = (
+        "deliveries",
+        "errno",
+        "gone",
+        "granted",
+        "lost",
+        "m",
+        "spurious",
+        "uncertain",
+        "views",
+        "watched",
+        "within",
+    )
 
     def __init__(self, m: MachineState) -> None:
         self.m = m
-        self.r = _Result()
-
-    def handle(self, step: Step) -> _Result:
-        handler = _HANDLERS.get(type(step))
-        if handler is not None:
-            handler(self, step)
-        return self.r
+        self.errno: str | None = None
+        self.granted: int | None = None
+        self.views: Sequence[VectorState] = ()
+        self.gone: Sequence[VectorState] = ()
+        """Vectors freed by this step, reported as allocated=False."""
+        self.deliveries: dict[tuple[str, int], dict[int, int]] | None = None
+        """Interrupts per CPU of each vector that received any."""
+        self.watched: list[tuple[str, int]] = []
+        self.lost: int | None = None
+        self.spurious: int | None = None
+        self.uncertain: set[str] = set()
+        self.within: dict[str, tuple[int, ...]] | None = None
+        """Per-CPU splits timing decides, bounded to CPUs (made only by the steps that race)."""
 
     # -- helpers ----------------------------------------------------------------
 
@@ -371,7 +381,7 @@ class _Handlers:
             raise ValueError(f"scenario names unknown device {name!r}") from None
 
     def fail(self, errno: str, why: str) -> None:
-        self.r.errno = errno
+        self.errno = errno
         self.m.note(why)
 
     def node_of(self, dev: DeviceState) -> int | None:
@@ -562,19 +572,21 @@ class _Handlers:
     def watch(self, device: str, entry: int) -> None:
         """Report this vector's deliveries even if it gets none (a zero is a prediction)."""
         key = (device, entry)
-        if key not in self.r.watched:
-            self.r.watched.append(key)
+        if key not in self.watched:
+            self.watched.append(key)
 
     def send(self, sender: str, message: MsiMessage | None, irte: IrteRef | None) -> Landing:
         """One write by device `sender`; tallies deliveries, lost and spurious."""
         landing = land(self.m, message, irte)
-        r = self.r
+        r = self
         r.lost = r.lost or 0
         r.spurious = r.spurious or 0
         irq = landing.irq
         if landing.kind is LandingKind.DELIVERED and irq is not None:
             if irq.device is not None and irq.entry is not None:
                 key = (irq.device, irq.entry)
+                if r.deliveries is None:
+                    r.deliveries = {}
                 counts = r.deliveries.setdefault(key, {})
                 cpu = landing.cpu or 0
                 counts[cpu] = counts.get(cpu, 0) + 1
@@ -639,10 +651,10 @@ class _Handlers:
             return
         error, granted = self.first_enable(dev, step)
         if error is not None:
-            self.r.errno = error
+            self.errno = error
             return
         if granted is not None:
-            self.r.granted = granted
+            self.granted = granted
             return
         dev.index = step.index
         for entry in range(step.count):
@@ -653,7 +665,7 @@ class _Handlers:
                 self.free_all(dev)
                 self.fail(error, "vfio rolled the whole block back and disabled the index")
                 return
-        self.r.views = [dev.vectors[e] for e in sorted(dev.vectors)]
+        self.views = [dev.vectors[e] for e in sorted(dev.vectors)]
 
     def first_enable(self, dev: DeviceState, step: Enable) -> tuple[str | None, int | None]:
         """vfio_msi_enable: pci_alloc_irq_vectors(1, count); fewer vectors than asked
@@ -714,7 +726,7 @@ class _Handlers:
                 self.fail(error, "vfio rolled back the vectors of this block")
                 break
             done.append(entry)
-        self.r.views = [dev.vectors[e] for e in sorted(dev.vectors)]
+        self.views = [dev.vectors[e] for e in sorted(dev.vectors)]
 
     def request_entry(self, dev: DeviceState, entry: int) -> str | None:
         m = self.m
@@ -741,10 +753,10 @@ class _Handlers:
             return
         error = self.request_entry(dev, step.entry)
         if error is not None:
-            self.r.errno = error
+            self.errno = error
         vs = dev.vectors.get(step.entry)
         if vs is not None:
-            self.r.views = [vs]
+            self.views = [vs]
 
     def release_step(self, step: Release) -> None:
         dev = self.device(step.device)
@@ -756,7 +768,7 @@ class _Handlers:
             return
         if vs.requested:
             self.release(vs)
-        self.r.views = [vs]
+        self.views = [vs]
 
     def affinity(self, step: Affinity) -> None:
         dev = self.device(step.device)
@@ -764,7 +776,7 @@ class _Handlers:
         if vs is None or not vs.irq.proc:
             self.fail("ENOENT", "/proc/irq/N/ exists only after the first request_irq")
             return
-        self.r.views = [vs]
+        self.views = [vs]
         self.write_mask(vs.irq, step.cpus)
 
     def write_mask(self, irq: IrqState, cpus: tuple[int, ...]) -> None:
@@ -794,13 +806,13 @@ class _Handlers:
         m = self.m
         dev = self.device(step.device)
         self.watch(step.device, step.entry)
-        self.r.lost = 0
-        self.r.spurious = 0
+        self.lost = 0
+        self.spurious = 0
         vs = dev.vectors.get(step.entry)
         if vs is None or not vs.irq.proc:
             self.fail("ENOENT", "/proc/irq/N/ exists only after the first request_irq")
             return
-        self.r.views = [vs]
+        self.views = [vs]
         if any(m.online.isdisjoint(mask) for mask in step.masks):
             self.fail("EINVAL", "a mask has no online CPU (write_irq_affinity): nothing fired")
             return
@@ -819,23 +831,23 @@ class _Handlers:
         for _ in range(step.fires - fired):
             domain.run_cleanups(m)
             self.send(step.device, vs.message, irq.irte)
-        if self.r.within is None:
-            self.r.within = {}
-        self.r.within[f"delivered.{step.device}[{step.entry}].per_cpu"] = tuple(sorted(reachable))
+        if self.within is None:
+            self.within = {}
+        self.within[f"delivered.{step.device}[{step.entry}].per_cpu"] = tuple(sorted(reachable))
         irq.placement_uncertain = True  # its views say so (see _mark_placement_uncertain)
 
     def fire(self, step: Fire) -> None:
         dev = self.device(step.device)
         self.watch(step.device, step.entry)
-        self.r.lost = 0
-        self.r.spurious = 0
+        self.lost = 0
+        self.spurious = 0
         vs = dev.vectors.get(step.entry)
         if vs is None:
             self.m.note(
                 f"{step.device}[{step.entry}] is not allocated: the device cannot signal it"
             )
             return
-        self.r.views = [vs]
+        self.views = [vs]
         if vs.maskable and vs.masked:
             # Further edges while masked merge into the one pending bit: not a loss.
             vs.latched = True
@@ -857,7 +869,7 @@ class _Handlers:
             self.fail("EINVAL", f"{step.device}[{step.entry}] is not allocated: no message")
             return
         dev.stored = StoredMessage(step.entry, vs.message, vs.irq.irte)
-        self.r.views = [vs]
+        self.views = [vs]
 
     def fire_stored(self, step: FireStored) -> None:
         m = self.m
@@ -867,29 +879,29 @@ class _Handlers:
             return
         stored = dev.stored
         self.watch(step.device, stored.entry)
-        self.r.lost = 0
-        self.r.spurious = 0
+        self.lost = 0
+        self.spurious = 0
         m.rule("stored-message-ir" if m.remapped else "stored-message-compat")
         landing = self.send(step.device, stored.message, stored.irte)
         vs = dev.vectors.get(stored.entry)
         if vs is not None:
-            self.r.views = [vs]
+            self.views = [vs]
         current = vs.message if vs is not None else None
         stale = current != stored.message
         if not m.remapped and stale and not m.exact_vectors:
             # Whether the old vector was reused depends on vector numbers the
             # calibration did not give.
-            for key in self.r.watched:
-                self.r.uncertain.add(f"delivered.{key[0]}[{key[1]}].per_cpu")
-                self.r.uncertain.add(f"delivered.{key[0]}[{key[1]}].eventfd")
-            self.r.uncertain.update({"lost", "spurious"})
+            for key in self.watched:
+                self.uncertain.add(f"delivered.{key[0]}[{key[1]}].per_cpu")
+                self.uncertain.add(f"delivered.{key[0]}[{key[1]}].eventfd")
+            self.uncertain.update({"lost", "spurious"})
         if landing.kind is LandingKind.UNKNOWN:
             # Its freed IRTE may now be any later vector's: any of them may receive it.
-            self.r.uncertain.update({"lost", "spurious"})
+            self.uncertain.update({"lost", "spurious"})
             for other in self.all_vectors():
                 self.watch(other.device, other.entry)
-                self.r.uncertain.add(f"delivered.{other.device}[{other.entry}].per_cpu")
-                self.r.uncertain.add(f"delivered.{other.device}[{other.entry}].eventfd")
+                self.uncertain.add(f"delivered.{other.device}[{other.entry}].per_cpu")
+                self.uncertain.add(f"delivered.{other.device}[{other.entry}].eventfd")
 
     def cpu_offline(self, step: CpuOffline) -> None:
         m = self.m
@@ -903,8 +915,8 @@ class _Handlers:
                 return
             error = domain.cpu_down(m, cpu)
             if error is not None:
-                self.r.errno = error
-        self.r.views = self.all_vectors()
+                self.errno = error
+        self.views = self.all_vectors()
 
     def cpu_online(self, step: CpuOnline) -> None:
         m = self.m
@@ -914,7 +926,7 @@ class _Handlers:
             return
         if cpu not in m.online:
             domain.cpu_up(m, cpu)
-        self.r.views = self.all_vectors()
+        self.views = self.all_vectors()
 
     def disable(self, step: Disable) -> None:
         dev = self.device(step.device)
@@ -922,7 +934,7 @@ class _Handlers:
             self.fail("EINVAL", f"{step.device} has no enabled interrupt index")
             return
         self.m.rule("disable-frees-everything")
-        self.r.gone = self.free_all(dev)
+        self.gone = self.free_all(dev)
 
     def all_vectors(self) -> list[VectorState]:
         out: list[VectorState] = []
