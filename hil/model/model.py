@@ -255,27 +255,13 @@ def _view(
     m: MachineState, vs: VectorState, uncertain: set[str], relative: dict[str, Relative]
 ) -> VectorView:
     irq = vs.irq
-    key = vs.key
     number: int | None = irq.number
-    if not irq.exact_number and irq.symbol is not None:
-        relative[f"{key}.irq"] = Relative(irq.symbol, irq.symbol_offset)
-        number = None
     vector = irq.cfg_vector
-    placeholder = m.rules.placeholder_vector
-    exact = m.exact_vectors
-    if not exact and vector is not None and vector != placeholder:
-        uncertain.add(f"{key}.vector")
     message = vs.message
-    if message is not None and (message.address or message.data):
-        ref = irq.irte
-        if m.remapped:
-            if ref is not None and ref.index is None and ref.symbol is not None:
-                relative[f"{key}.message"] = Relative(ref.symbol, ref.subhandle, ref.align)
-                message = None
-        elif not exact and message.data & 0xFF != placeholder:
-            uncertain.add(f"{key}.message")
+    if not m.exact_views:
+        number, message = _marks(m, vs, uncertain, relative)
     if irq.placement_uncertain:
-        _mark_placement_uncertain(m, irq, key, uncertain)
+        _mark_placement_uncertain(m, irq, vs.key, uncertain)
     shown = irq.pending if irq.pending is not None else irq.affinity
     masked = vs.masked if vs.maskable else None
     made_from = (
@@ -309,6 +295,34 @@ def _view(
     )
     vs.last_view = (made_from, view)
     return view
+
+
+def _marks(
+    m: MachineState, vs: VectorState, uncertain: set[str], relative: dict[str, Relative]
+) -> tuple[int | None, MsiMessage | None]:
+    """A view's uncertain and relative fields where the calibration left values unseen
+    (see `MachineState.exact_views`): the irq number and message to show."""
+    irq = vs.irq
+    key = vs.key
+    number: int | None = irq.number
+    if not irq.exact_number and irq.symbol is not None:
+        relative[f"{key}.irq"] = Relative(irq.symbol, irq.symbol_offset)
+        number = None
+    vector = irq.cfg_vector
+    placeholder = m.rules.placeholder_vector
+    exact = m.exact_vectors
+    if not exact and vector is not None and vector != placeholder:
+        uncertain.add(f"{key}.vector")
+    message = vs.message
+    if message is not None and (message.address or message.data):
+        ref = irq.irte
+        if m.remapped:
+            if ref is not None and ref.index is None and ref.symbol is not None:
+                relative[f"{key}.message"] = Relative(ref.symbol, ref.subhandle, ref.align)
+                message = None
+        elif not exact and message.data & 0xFF != placeholder:
+            uncertain.add(f"{key}.message")
+    return number, message
 
 
 def _mark_placement_uncertain(

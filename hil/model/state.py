@@ -167,9 +167,18 @@ class MachineState:
     """Allocations made so far per first vector key: each gets its own symbols."""
     remapped: bool = field(init=False)
     """`ir` is not NONE: fixed for the machine's life, and asked on every path."""
+    exact_views: bool = field(init=False)
+    """Every view shows its values as they are: vector numbers calibrated, irq numbers
+    and IRTE indices known.  Else each view asks which are uncertain or relative
+    (`model._marks`); a CPU choice left uncertain is marked in either case."""
 
     def __post_init__(self) -> None:
         self.remapped = self.ir is not IrType.NONE
+        self.exact_views = (
+            self.exact_vectors
+            and self.irq_numbers.exact
+            and not (self.remapped and self.intel_irte.base is None)
+        )
 
     def spans_all(self, mask: frozenset[int]) -> bool:
         """`mask == all_cpus`, identity first: the mask usually is `all_cpus` itself, and
@@ -219,7 +228,8 @@ class MachineState:
         """Record one trace event; callers test `trace` first, so the steps that record
         none (most of them) do not even build the event's fields."""
         if self.trace is not None:
-            self.trace.append((event, {"irq": irq.number, **fields}))
+            fields["irq"] = irq.number  # a fresh dict per call: no copy needed
+            self.trace.append((event, fields))
 
     def note(self, text: str) -> None:
         self.notes.append(text)

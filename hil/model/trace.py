@@ -64,14 +64,20 @@ def compact_trace(
     for name, fields in events:
         if name not in KEPT_EVENTS:
             continue
-        irq = _int(fields["irq"])
+        irq = fields["irq"]
+        if type(irq) is not int:
+            irq = _int(irq)
         if irqs is not None and irq not in irqs:
             continue
-        k = ordinal.setdefault(irq, len(ordinal))
-        detail = ""
+        k = ordinal.get(irq)
+        if k is None:
+            k = ordinal[irq] = len(ordinal)
         if name == "vector_activate":
-            detail = f"(reserve={_int(fields['reserve'])})"
-        elif "ret" in fields and _int(fields["ret"]) != 0:
-            detail = f"(ret={_int(fields['ret'])})"
-        out.append(f"{k}:{name}{detail}")
+            out.append(f"{k}:{name}(reserve={_int(fields['reserve'])})")
+            continue
+        ret = fields.get("ret")
+        if ret is not None and ret != 0 and (ret := _int(ret)) != 0:
+            out.append(f"{k}:{name}(ret={ret})")
+        else:
+            out.append(f"{k}:{name}")
     return tuple(out)
