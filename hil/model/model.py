@@ -142,12 +142,14 @@ class InterruptModel:
                 rules += tuple(r for r in alternative_state.rules_used if r not in rules)
         return _build(
             Prediction,
-            outcome=outcome,
-            uncertain=frozenset(uncertain),
-            relative=relative,
-            alternatives=alternatives,
-            within=found.within or _NO_BOUNDS,
-            rules=rules,
+            {
+                "outcome": outcome,
+                "uncertain": frozenset(uncertain),
+                "relative": relative,
+                "alternatives": alternatives,
+                "within": found.within or _NO_BOUNDS,
+                "rules": rules,
+            },
         )
 
     def adopt(self, alternative: int) -> None:
@@ -199,7 +201,10 @@ def _run(
             per_cpu = tuple(sorted(counts.items()))
             eventfd = sum(counts.values()) if vs is not None and vs.requested else None
         deliveries.append(
-            _build(Delivery, device=key[0], entry=key[1], per_cpu=per_cpu, eventfd=eventfd)
+            _build(
+                Delivery,
+                {"device": key[0], "entry": key[1], "per_cpu": per_cpu, "eventfd": eventfd},
+            )
         )
     trace = None
     if m.trace is not None:
@@ -207,16 +212,18 @@ def _run(
         m.trace = None
     outcome = _build(
         StepOutcome,
-        step=number,
-        action=describe(step),
-        errno=found.errno,
-        granted=found.granted,
-        vectors=tuple(views),
-        deliveries=tuple(deliveries),
-        lost=found.lost,
-        spurious=found.spurious,
-        trace=trace,
-        notes=tuple(m.notes),
+        {
+            "step": number,
+            "action": describe(step),
+            "errno": found.errno,
+            "granted": found.granted,
+            "vectors": tuple(views),
+            "deliveries": tuple(deliveries),
+            "lost": found.lost,
+            "spurious": found.spurious,
+            "trace": trace,
+            "notes": tuple(m.notes),
+        },
     )
     return outcome, found, relative
 
@@ -226,17 +233,23 @@ _TRACED_STEPS = (Enable, Request)
 _T = TypeVar("_T")
 
 
-def _build(cls: type[_T], **fields: object) -> _T:
+def _build(cls: type[_T], fields: dict[str, object]) -> _T:
     """`cls(**fields)` for a frozen dataclass given every one of its fields.
 
     The generated __init__ of a frozen dataclass sets each field through
     object.__setattr__, several times slower than a plain attribute, and every
-    step builds an outcome, a prediction and views.  Filling the instance dict
-    at once makes the same object (tests/model/test_model_build.py checks it
-    for every class built here)."""
-    obj = object.__new__(cls)
-    obj.__dict__.update(fields)
+    step builds an outcome, a prediction and views.  The caller's dict becomes
+    the instance dict as it is (no keyword arguments packed, nothing copied),
+    which makes the same object (tests/model/test_model_build.py checks it for
+    every class built here)."""
+    obj = _new(cls)
+    _set_attribute(obj, "__dict__", fields)
     return obj
+
+
+_new = object.__new__
+_set_attribute = object.__setattr__
+"""Bypass the frozen class's own __setattr__, which refuses every assignment."""
 
 
 def _affinity_tuple(m: MachineState, mask: frozenset[int] | None) -> tuple[int, ...]:
@@ -280,18 +293,20 @@ def _view(
     effective = irq.effective
     view = _build(
         VectorView,
-        device=vs.device,
-        index=vs.index,
-        entry=vs.entry,
-        allocated=True,
-        requested=vs.requested,
-        irq=number,
-        cpu=irq.cfg_cpu,
-        vector=vector,
-        affinity=_affinity_tuple(m, shown),
-        effective=None if effective is None else _affinity_tuple(m, effective),
-        message=message,
-        masked=masked,
+        {
+            "device": vs.device,
+            "index": vs.index,
+            "entry": vs.entry,
+            "allocated": True,
+            "requested": vs.requested,
+            "irq": number,
+            "cpu": irq.cfg_cpu,
+            "vector": vector,
+            "affinity": _affinity_tuple(m, shown),
+            "effective": None if effective is None else _affinity_tuple(m, effective),
+            "message": message,
+            "masked": masked,
+        },
     )
     vs.last_view = (made_from, view)
     return view
