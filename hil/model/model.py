@@ -126,7 +126,8 @@ class InterruptModel:
         state = self._state
         timing = type(step) is Affinity and self._timing_may_decide(step)
         alternative_state = copy.deepcopy(state) if timing else None
-        domain.run_cleanups(state)
+        if state.cleanups:  # an armed timer has run by now; most steps arm none
+            domain.run_cleanups(state)
         outcome, found, relative = _run(state, step, number)
         uncertain = found.uncertain
         rules = tuple(state.rules_used)
@@ -144,7 +145,7 @@ class InterruptModel:
             Prediction,
             {
                 "outcome": outcome,
-                "uncertain": frozenset(uncertain),
+                "uncertain": frozenset(uncertain) if uncertain else _NOTHING_UNCERTAIN,
                 "relative": relative,
                 "alternatives": alternatives,
                 "within": found.within or _NO_BOUNDS,
@@ -172,6 +173,8 @@ class InterruptModel:
 
 
 _NO_BOUNDS: Mapping[str, tuple[int, ...]] = MappingProxyType({})
+_NOTHING_UNCERTAIN: frozenset[str] = frozenset()
+"""Shared by the many predictions sure of every field (a frozenset is immutable)."""
 
 
 def _run(
@@ -867,7 +870,7 @@ class _Handlers:
 
     def fire(self, step: Fire) -> None:
         dev = self.device(step.device)
-        self.watch(step.device, step.entry)
+        self.watched.append((step.device, step.entry))  # the first: no need to `watch`
         self.lost = 0
         self.spurious = 0
         vs = dev.vectors.get(step.entry)
