@@ -68,7 +68,7 @@ def reserve_irq_vector(m: MachineState, irq: IrqState) -> None:
     irq.has_reserved = True
     irq.reservation_mode = True
     if m.trace is not None:
-        m.emit(irq, "vector_reserve", ret=0)
+        m.trace.add("vector_reserve", irq.number)
     assign_placeholder(m, irq)
 
 
@@ -76,7 +76,7 @@ def update_vector(m: MachineState, irq: IrqState, cpu: int, vector: int) -> None
     """apic_update_vector: the old vector waits for cleanup if its CPU is online,
     else it is freed at once."""
     if m.trace is not None:
-        m.emit(irq, "vector_update", vector=vector, cpu=cpu)
+        m.trace.add("vector_update", irq.number)
     irq.prev = None
     if irq.vector is not None and irq.cpu is not None:
         if irq.cpu in m.online:
@@ -107,10 +107,10 @@ def assign_vector_locked(m: MachineState, irq: IrqState, dest: frozenset[int] | 
         cpu, vector = m.matrix.alloc(dest, reserved=irq.has_reserved)
     except MatrixError as error:
         if m.trace is not None:
-            m.emit(irq, "vector_alloc", ret=_ERRNO_VALUE[error.errno])
+            m.trace.add("vector_alloc", irq.number, ret=_ERRNO_VALUE[error.errno])
         return error.errno
     if m.trace is not None:
-        m.emit(irq, "vector_alloc", ret=0)
+        m.trace.add("vector_alloc", irq.number)
     update_vector(m, irq, cpu, vector)
     if m.placement_slack:
         _judge_placement(m, irq, dest, was_uncertain)
@@ -197,7 +197,7 @@ def activate_reserved(m: MachineState, irq: IrqState) -> str | None:
 def activate(m: MachineState, irq: IrqState, reserve: bool) -> str | None:
     """irq_domain_activate_irq: x86_vector_activate, then IR, then msi_domain_activate."""
     if m.trace is not None:
-        m.emit(irq, "vector_activate", reserve=int(reserve))
+        m.trace.add("vector_activate", irq.number, reserve=int(reserve))
     error: str | None = None
     if not irq.can_reserve and not irq.managed:
         error = assign_any(m, irq)
@@ -219,7 +219,7 @@ def clear_irq_vector(m: MachineState, irq: IrqState) -> None:
     if irq.vector is None or irq.cpu is None:
         return
     if m.trace is not None:
-        m.emit(irq, "vector_clear")
+        m.trace.add("vector_clear", irq.number)
     m.matrix.free(irq.cpu, irq.vector, irq.managed)
     m.vector_irq.pop((irq.cpu, irq.vector), None)
     irq.vector = None
@@ -236,7 +236,7 @@ def deactivate(m: MachineState, irq: IrqState) -> None:
     irq.ir_present = False
     irq.activated = False
     if m.trace is not None:
-        m.emit(irq, "vector_deactivate")
+        m.trace.add("vector_deactivate", irq.number)
     if not irq.managed and not irq.can_reserve:
         return
     if irq.has_reserved:
@@ -250,7 +250,7 @@ def free_vectors(m: MachineState, irq: IrqState) -> None:
     """x86_vector_free_irqs: clear the vector, drop the reservation (vector_teardown)."""
     clear_irq_vector(m, irq)
     if m.trace is not None:
-        m.emit(irq, "vector_teardown")
+        m.trace.add("vector_teardown", irq.number)
     if irq.has_reserved:
         m.matrix.remove_reserved()
         irq.has_reserved = False
@@ -268,7 +268,7 @@ def free_moved_vector(m: MachineState, irq: IrqState) -> None:
         if m.vector_irq.get((cpu, vector)) is irq:
             del m.vector_irq[(cpu, vector)]
         if m.trace is not None:
-            m.emit(irq, "vector_free_moved")
+            m.trace.add("vector_free_moved", irq.number)
     irq.prev = None
     irq.move_in_progress = False
     irq.cleanup_pending = False

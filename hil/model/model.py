@@ -50,7 +50,7 @@ from hil.model.steps import (
     Store,
     describe,
 )
-from hil.model.trace import compact_trace
+from hil.model.trace import TraceBuilder
 from hil.model.verdict import flatten
 from hil.model.vocabulary import (
     ApicMode,
@@ -183,7 +183,7 @@ def _run(
     """One step on `m`: its outcome, what its handler found, and the relative fields."""
     m.notes = []
     m.rules_used = []
-    m.trace = [] if isinstance(step, _TRACED_STEPS) else None
+    m.trace = TraceBuilder() if isinstance(step, _TRACED_STEPS) else None
     found = _Handlers(m)
     handler = _HANDLERS.get(type(step))
     if handler is not None:
@@ -211,7 +211,7 @@ def _run(
         )
     trace = None
     if m.trace is not None:
-        trace = compact_trace(m.trace)
+        trace = tuple(m.trace.lines)
         m.trace = None
     outcome = _build(
         StepOutcome,

@@ -16,9 +16,8 @@ from hil.model.kernel import KernelRules
 from hil.model.matrix import VectorMatrix
 from hil.model.numbers import IrqNumbers
 from hil.model.remap import AMD_IRTE_ENTRIES, INTEL_IRTE_ENTRIES, IrteRef, IrteTable
+from hil.model.trace import TraceBuilder
 from hil.model.vocabulary import ApicMode, IrqIndex, IrType, MsiMessage, VectorView
-
-TraceEvent = tuple[str, dict[str, int]]
 
 
 @dataclass(eq=False)
@@ -152,7 +151,8 @@ class MachineState:
     """Irqs whose old vector awaits the cleanup timer/IPI."""
     irte_owner: dict[tuple[str | None, int], IrqState] = field(default_factory=dict)
     devices: dict[str, DeviceState] = field(default_factory=dict)
-    trace: list[TraceEvent] | None = None
+    trace: TraceBuilder | None = None
+    """The step's irq_vectors events, on the steps that predict them (`model._run`)."""
     notes: list[str] = field(default_factory=list)
     rules_used: list[str] = field(default_factory=list)
     _apic_to_cpu: dict[int, int] = field(default_factory=dict)
@@ -223,13 +223,6 @@ class MachineState:
         """A freed irq (its config already cleared by `set_cfg`)."""
         self.irqs.discard(irq)
         self.unsettled.discard(irq)
-
-    def emit(self, irq: IrqState, event: str, **fields: int) -> None:
-        """Record one trace event; callers test `trace` first, so the steps that record
-        none (most of them) do not even build the event's fields."""
-        if self.trace is not None:
-            fields["irq"] = irq.number  # a fresh dict per call: no copy needed
-            self.trace.append((event, fields))
 
     def note(self, text: str) -> None:
         self.notes.append(text)
