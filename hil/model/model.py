@@ -356,14 +356,23 @@ def _mark_placement_uncertain(
 
 def _gone_view(vs: VectorState) -> VectorView:
     """A vector freed by Disable: gone, with the message the device was left holding."""
-    return VectorView(
-        device=vs.device,
-        index=vs.index,
-        entry=vs.entry,
-        allocated=False,
-        requested=False,
-        message=vs.message if vs.message is not None and vs.message.is_zero else None,
-        masked=True if vs.maskable else None,
+    message = vs.message
+    return _build(
+        VectorView,
+        {
+            "device": vs.device,
+            "index": vs.index,
+            "entry": vs.entry,
+            "allocated": False,
+            "requested": False,
+            "irq": None,
+            "cpu": None,
+            "vector": None,
+            "affinity": None,
+            "effective": None,
+            "message": message if message is not None and message.is_zero else None,
+            "masked": True if vs.maskable else None,
+        },
     )
 
 
