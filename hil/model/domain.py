@@ -49,16 +49,16 @@ def device_vector(m: MachineState, irq: IrqState) -> VectorState | None:
 # -- vector domain (arch/x86/kernel/apic/vector.c) --------------------------------
 
 
-def update_cfg(irq: IrqState, cpu: int, vector: int) -> None:
+def update_cfg(m: MachineState, irq: IrqState, cpu: int, vector: int) -> None:
     """apic_update_irq_cfg: hardware config and effective affinity follow."""
-    irq.cfg_cpu, irq.cfg_vector = cpu, vector
+    m.set_cfg(irq, cpu, vector)
     irq.effective_override = None
     irq.placement_uncertain = False
 
 
 def assign_placeholder(m: MachineState, irq: IrqState) -> None:
     """vector_assign_managed_shutdown: MANAGED_IRQ_SHUTDOWN_VECTOR on the first online CPU."""
-    update_cfg(irq, m.first_online(), m.rules.placeholder_vector)
+    update_cfg(m, irq, m.first_online(), m.rules.placeholder_vector)
 
 
 def reserve_irq_vector(m: MachineState, irq: IrqState) -> None:
@@ -68,7 +68,7 @@ def reserve_irq_vector(m: MachineState, irq: IrqState) -> None:
     irq.has_reserved = True
     irq.reservation_mode = True
     if m.trace is not None:
-        m.emit(irq, "vector_reserve", ret=0)
+        m.trace.add("vector_reserve", irq.number)
     assign_placeholder(m, irq)
 
 
@@ -76,18 +76,19 @@ def update_vector(m: MachineState, irq: IrqState, cpu: int, vector: int) -> None
     """apic_update_vector: the old vector waits for cleanup if its CPU is online,
     else it is freed at once."""
     if m.trace is not None:
-        m.emit(irq, "vector_update", vector=vector, cpu=cpu)
+        m.trace.add("vector_update", irq.number)
     irq.prev = None
     if irq.vector is not None and irq.cpu is not None:
         if irq.cpu in m.online:
             irq.move_in_progress = True
             irq.prev = (irq.cpu, irq.vector)
+            m.unsettled.add(irq)
         else:
             m.matrix.free(irq.cpu, irq.vector, irq.managed)
             m.vector_irq.pop((irq.cpu, irq.vector), None)
     irq.cpu, irq.vector = cpu, vector
     m.vector_irq[(cpu, vector)] = irq
-    update_cfg(irq, cpu, vector)
+    update_cfg(m, irq, cpu, vector)
 
 
 def assign_vector_locked(m: MachineState, irq: IrqState, dest: frozenset[int] | None) -> str | None:
@@ -106,10 +107,10 @@ def assign_vector_locked(m: MachineState, irq: IrqState, dest: frozenset[int] | 
         cpu, vector = m.matrix.alloc(dest, reserved=irq.has_reserved)
     except MatrixError as error:
         if m.trace is not None:
-            m.emit(irq, "vector_alloc", ret=_ERRNO_VALUE[error.errno])
+            m.trace.add("vector_alloc", irq.number, ret=_ERRNO_VALUE[error.errno])
         return error.errno
     if m.trace is not None:
-        m.emit(irq, "vector_alloc", ret=0)
+        m.trace.add("vector_alloc", irq.number)
     update_vector(m, irq, cpu, vector)
     if m.placement_slack:
         _judge_placement(m, irq, dest, was_uncertain)
@@ -119,7 +120,7 @@ def assign_vector_locked(m: MachineState, irq: IrqState, dest: frozenset[int] | 
 def _single_online(m: MachineState, dest: frozenset[int] | None) -> bool:
     if dest is None:
         return len(m.online) == 1
-    return sum(1 for c in dest if c in m.online) == 1
+    return len(dest & m.online) == 1
 
 
 def _judge_placement(
@@ -155,10 +156,11 @@ def _assign_managed(m: MachineState, irq: IrqState, dest: frozenset[int] | None)
 
 
 def _online_part(m: MachineState, mask: frozenset[int] | None) -> frozenset[int] | None:
-    """mask ∩ online, with None standing for "all online" (the fast path)."""
+    """mask ∩ online, with None standing for "all online" (the fast path); the
+    intersection is a frozenset made in C, not a generator over the mask."""
     if mask is None or mask is m.all_cpus:
         return None
-    return frozenset(c for c in mask if c in m.online)
+    return mask & m.online
 
 
 def assign_any(m: MachineState, irq: IrqState) -> str | None:
@@ -195,7 +197,7 @@ def activate_reserved(m: MachineState, irq: IrqState) -> str | None:
 def activate(m: MachineState, irq: IrqState, reserve: bool) -> str | None:
     """irq_domain_activate_irq: x86_vector_activate, then IR, then msi_domain_activate."""
     if m.trace is not None:
-        m.emit(irq, "vector_activate", reserve=int(reserve))
+        m.trace.add("vector_activate", irq.number, reserve=int(reserve))
     error: str | None = None
     if not irq.can_reserve and not irq.managed:
         error = assign_any(m, irq)
@@ -217,7 +219,7 @@ def clear_irq_vector(m: MachineState, irq: IrqState) -> None:
     if irq.vector is None or irq.cpu is None:
         return
     if m.trace is not None:
-        m.emit(irq, "vector_clear")
+        m.trace.add("vector_clear", irq.number)
     m.matrix.free(irq.cpu, irq.vector, irq.managed)
     m.vector_irq.pop((irq.cpu, irq.vector), None)
     irq.vector = None
@@ -234,7 +236,7 @@ def deactivate(m: MachineState, irq: IrqState) -> None:
     irq.ir_present = False
     irq.activated = False
     if m.trace is not None:
-        m.emit(irq, "vector_deactivate")
+        m.trace.add("vector_deactivate", irq.number)
     if not irq.managed and not irq.can_reserve:
         return
     if irq.has_reserved:
@@ -248,11 +250,11 @@ def free_vectors(m: MachineState, irq: IrqState) -> None:
     """x86_vector_free_irqs: clear the vector, drop the reservation (vector_teardown)."""
     clear_irq_vector(m, irq)
     if m.trace is not None:
-        m.emit(irq, "vector_teardown")
+        m.trace.add("vector_teardown", irq.number)
     if irq.has_reserved:
         m.matrix.remove_reserved()
         irq.has_reserved = False
-    irq.cfg_cpu = irq.cfg_vector = None
+    m.set_cfg(irq, None, None)
 
 
 # -- moves and cleanup ---------------------------------------------------------------
@@ -266,7 +268,7 @@ def free_moved_vector(m: MachineState, irq: IrqState) -> None:
         if m.vector_irq.get((cpu, vector)) is irq:
             del m.vector_irq[(cpu, vector)]
         if m.trace is not None:
-            m.emit(irq, "vector_free_moved")
+            m.trace.add("vector_free_moved", irq.number)
     irq.prev = None
     irq.move_in_progress = False
     irq.cleanup_pending = False
@@ -284,6 +286,8 @@ def schedule_cleanup(m: MachineState, irq: IrqState) -> None:
 
 def run_cleanups(m: MachineState) -> None:
     """The cleanup timer (6.6+, jiffies+1) or IPI (before): by the next step it has run."""
+    if not m.cleanups:
+        return
     queue, m.cleanups = m.cleanups, []
     for irq in queue:
         if irq.cleanup_pending:
@@ -327,6 +331,7 @@ def write_affinity(m: MachineState, irq: IrqState, mask: frozenset[int]) -> str 
         if error == "EBUSY":
             # irq_try_set_affinity: the generic pending mechanism hides -EBUSY.
             irq.pending = mask
+            m.unsettled.add(irq)
             error = None
             m.note(
                 f"irq {irq.number}: cleanup of the last move pending; move deferred to "
@@ -337,6 +342,7 @@ def write_affinity(m: MachineState, irq: IrqState, mask: frozenset[int]) -> str 
             m.rule("ir-immediate-move")
     else:
         irq.pending = mask
+        m.unsettled.add(irq)
         m.rule("non-ir-deferred-move")
     irq.user_set = True
     return error
@@ -348,7 +354,7 @@ def move_pending(m: MachineState, irq: IrqState) -> None:
     if irq.pending is None:
         return
     mask = irq.pending
-    if any(c in m.online for c in mask):
+    if not m.online.isdisjoint(mask):
         error = set_affinity(m, irq, mask)
         if error == "EBUSY":
             m.note(f"irq {irq.number}: pending move waits (cleanup of the last move pending)")
@@ -389,7 +395,7 @@ def migrate_one_irq(m: MachineState, irq: IrqState, cpu: int) -> None:
     force_complete_move(m, irq, cpu)
     needs_fixup = irq.started and irq.cfg_cpu == cpu
     pending = irq.pending
-    pending_online = pending is not None and any(c in m.online for c in pending)
+    pending_online = pending is not None and not m.online.isdisjoint(pending)
     if not needs_fixup:
         if pending is not None and not pending_online:
             irq.pending = None
@@ -400,7 +406,7 @@ def migrate_one_irq(m: MachineState, irq: IrqState, cpu: int) -> None:
     else:
         irq.pending = None
         affinity = irq.affinity
-    if not any(c in m.online for c in (affinity or m.all_cpus)):
+    if m.online.isdisjoint(affinity or m.all_cpus):
         if irq.managed:
             irq.started = False
             m.shut_down.add(irq)
@@ -427,8 +433,7 @@ def cpu_down(m: MachineState, cpu: int) -> str | None:
         return "ENOSPC"
     m.set_online(cpu, False)
     # Only these irqs can have anything to do; moving one never changes another.
-    touched = [i for i in m.irqs if i.prev is not None or i.pending is not None or i.cfg_cpu == cpu]
-    for irq in sorted(touched, key=irq_order):
+    for irq in m.touching(cpu):
         migrate_one_irq(m, irq, cpu)
     m.rule("hotplug-migrate")
     return None

@@ -63,21 +63,20 @@ class _Buckets:
     def remove(self, cpu: int, avail: int) -> None:
         self.members[avail].discard(cpu)
 
-    def _lowest(self, avail: int) -> int | None:
-        heap = self.heaps.get(avail)
-        members = self.members.get(avail)
-        while heap and (members is None or heap[0] not in members):
-            heapq.heappop(heap)
-        return heap[0] if heap else None
-
     def best(self, highest_cpu_wins: bool) -> int | None:
         while self.top > 0 and not self.members.get(self.top):
             self.top -= 1
         if self.top <= 0:
             return None
+        members = self.members[self.top]
         if highest_cpu_wins:
-            return max(self.members[self.top])
-        return self._lowest(self.top)
+            return max(members)
+        # The lowest member: pop the stale entries off the top group's heap.  The
+        # group is not empty, so its heap (which holds every member) is not either.
+        heap = self.heaps[self.top]
+        while heap[0] not in members:
+            heapq.heappop(heap)
+        return heap[0]
 
 
 class VectorMatrix:
@@ -177,9 +176,10 @@ class VectorMatrix:
 
     def _set_available(self, cpu: int, cm: _CpuMap, value: int) -> None:
         if cm.online:
-            self._buckets.remove(cpu, cm.available)
+            buckets = self._buckets
+            buckets.members[cm.available].discard(cpu)  # _Buckets.remove, on every change
             self.global_available += value - cm.available
-            self._buckets.add(cpu, value)
+            buckets.add(cpu, value)
         cm.available = value
 
     def assign(self, cpu: int, vector: int, managed: bool = False) -> None:

@@ -14,8 +14,7 @@ and `adopt()` lets the runner follow whichever one the machine took.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -51,7 +50,7 @@ from hil.model.steps import (
     Store,
     describe,
 )
-from hil.model.trace import compact_trace
+from hil.model.trace import TraceBuilder
 from hil.model.verdict import flatten
 from hil.model.vocabulary import (
     ApicMode,
@@ -62,25 +61,6 @@ from hil.model.vocabulary import (
     StepOutcome,
     VectorView,
 )
-
-
-@dataclass(slots=True)
-class _Result:
-    """What a step handler found, before it becomes a StepOutcome."""
-
-    errno: str | None = None
-    granted: int | None = None
-    views: list[VectorState] = field(default_factory=list)
-    gone: list[VectorState] = field(default_factory=list)
-    """Vectors freed by this step, reported as allocated=False."""
-    deliveries: dict[tuple[str, int], dict[int, int]] = field(default_factory=dict)
-    """Interrupts per CPU of each vector that received any."""
-    watched: list[tuple[str, int]] = field(default_factory=list)
-    lost: int | None = None
-    spurious: int | None = None
-    uncertain: set[str] = field(default_factory=set)
-    within: dict[str, tuple[int, ...]] | None = None
-    """Per-CPU splits timing decides, bounded to CPUs (made only by the steps that race)."""
 
 
 class InterruptModel:
@@ -143,27 +123,34 @@ class InterruptModel:
         """Predict one step and advance the model's state along the main outcome."""
         number = self._steps if index is None else index
         self._steps = number + 1
-        alternative_state = copy.deepcopy(self._state) if self._timing_may_decide(step) else None
-        domain.run_cleanups(self._state)
-        outcome, uncertain, relative, rules, within = _run(self._state, step, number)
-        alternatives: list[StepOutcome] = []
+        state = self._state
+        timing = type(step) is Affinity and self._timing_may_decide(step)
+        alternative_state = copy.deepcopy(state) if timing else None
+        if state.cleanups:  # an armed timer has run by now; most steps arm none
+            domain.run_cleanups(state)
+        outcome, found, relative = _run(state, step, number)
+        uncertain = found.uncertain
+        rules = tuple(state.rules_used)
+        alternatives: tuple[StepOutcome, ...] = ()
         self._alternative_states = []
         if alternative_state is not None:
-            alt, alt_uncertain, alt_relative, alt_rules, _ = _run(alternative_state, step, number)
+            alt, alt_found, alt_relative = _run(alternative_state, step, number)
             if flatten(alt) != flatten(outcome):
-                alternatives.append(alt)
+                alternatives = (alt,)
                 self._alternative_states.append(alternative_state)
-                uncertain |= alt_uncertain
+                uncertain |= alt_found.uncertain
                 relative = {**alt_relative, **relative}
-                rules = rules + tuple(r for r in alt_rules if r not in rules)
+                rules += tuple(r for r in alternative_state.rules_used if r not in rules)
         return _build(
             Prediction,
-            outcome=outcome,
-            uncertain=frozenset(uncertain),
-            relative=relative,
-            alternatives=tuple(alternatives),
-            within=within or _NO_BOUNDS,
-            rules=rules,
+            {
+                "outcome": outcome,
+                "uncertain": frozenset(uncertain) if uncertain else _NOTHING_UNCERTAIN,
+                "relative": relative,
+                "alternatives": alternatives,
+                "within": found.within or _NO_BOUNDS,
+                "rules": rules,
+            },
         )
 
     def adopt(self, alternative: int) -> None:
@@ -172,10 +159,10 @@ class InterruptModel:
         self._state = self._alternative_states[alternative]
         self._alternative_states = []
 
-    def _timing_may_decide(self, step: Step) -> bool:
+    def _timing_may_decide(self, step: Affinity) -> bool:
         """A second IR affinity write before the cleanup timer (6.6+, one tick) ran."""
         m = self._state
-        if not isinstance(step, Affinity) or not m.remapped or not m.rules.cleanup_by_timer:
+        if not m.remapped or not m.rules.cleanup_by_timer:
             return False
         dev = m.devices.get(step.device)
         vs = dev.vectors.get(step.entry) if dev else None
@@ -186,25 +173,29 @@ class InterruptModel:
 
 
 _NO_BOUNDS: Mapping[str, tuple[int, ...]] = MappingProxyType({})
+_NOTHING_UNCERTAIN: frozenset[str] = frozenset()
+"""Shared by the many predictions sure of every field (a frozenset is immutable)."""
 
 
 def _run(
     m: MachineState, step: Step, number: int
-) -> tuple[
-    StepOutcome, set[str], dict[str, Relative], tuple[str, ...], dict[str, tuple[int, ...]] | None
-]:
+) -> tuple[StepOutcome, _Handlers, dict[str, Relative]]:
+    """One step on `m`: its outcome, what its handler found, and the relative fields."""
     m.notes = []
     m.rules_used = []
-    m.trace = [] if isinstance(step, _TRACED_STEPS) else None
-    result = _Handlers(m).handle(step)
-    uncertain = result.uncertain
+    m.trace = TraceBuilder() if isinstance(step, _TRACED_STEPS) else None
+    found = _Handlers(m)
+    handler = _HANDLERS.get(type(step))
+    if handler is not None:
+        handler(found, step)
+    uncertain = found.uncertain
     relative: dict[str, Relative] = {}
-    views = [_view(m, vs, uncertain, relative) for vs in result.views]
-    if result.gone:
-        views += [_gone_view(vs) for vs in result.gone]
+    views = [_view(m, vs, uncertain, relative) for vs in found.views]
+    if found.gone:
+        views += [_gone_view(vs) for vs in found.gone]
     deliveries = []
-    for key in result.watched:
-        counts = result.deliveries.get(key)
+    for key in found.watched:
+        counts = found.deliveries.get(key) if found.deliveries is not None else None
         vs = m.devices[key[0]].vectors.get(key[1])
         if counts is None:
             per_cpu: tuple[tuple[int, int], ...] = ()
@@ -213,27 +204,32 @@ def _run(
             per_cpu = tuple(sorted(counts.items()))
             eventfd = sum(counts.values()) if vs is not None and vs.requested else None
         deliveries.append(
-            _build(Delivery, device=key[0], entry=key[1], per_cpu=per_cpu, eventfd=eventfd)
+            _build(
+                Delivery,
+                {"device": key[0], "entry": key[1], "per_cpu": per_cpu, "eventfd": eventfd},
+            )
         )
     trace = None
     if m.trace is not None:
-        trace = compact_trace(m.trace)
+        trace = tuple(m.trace.lines)
+        m.trace = None
     outcome = _build(
         StepOutcome,
-        step=number,
-        action=describe(step),
-        errno=result.errno,
-        granted=result.granted,
-        vectors=tuple(views),
-        deliveries=tuple(deliveries),
-        lost=result.lost,
-        spurious=result.spurious,
-        trace=trace,
-        notes=tuple(m.notes),
-        kernel_writes=None,  # evidence the lab records; never predicted
+        {
+            "step": number,
+            "action": describe(step),
+            "errno": found.errno,
+            "granted": found.granted,
+            "vectors": tuple(views),
+            "deliveries": tuple(deliveries),
+            "lost": found.lost,
+            "spurious": found.spurious,
+            "trace": trace,
+            "notes": tuple(m.notes),
+            "kernel_writes": None,  # evidence the lab records; never predicted
+        },
     )
-    m.trace = None
-    return outcome, uncertain, relative, tuple(m.rules_used), result.within
+    return outcome, found, relative
 
 
 _TRACED_STEPS = (Enable, Request)
@@ -241,17 +237,23 @@ _TRACED_STEPS = (Enable, Request)
 _T = TypeVar("_T")
 
 
-def _build(cls: type[_T], **fields: object) -> _T:
+def _build(cls: type[_T], fields: dict[str, object]) -> _T:
     """`cls(**fields)` for a frozen dataclass given every one of its fields.
 
     The generated __init__ of a frozen dataclass sets each field through
     object.__setattr__, several times slower than a plain attribute, and every
-    step builds an outcome, a prediction and views.  Filling the instance dict
-    at once makes the same object (tests/model/test_model_build.py checks it
-    for every class built here)."""
-    obj = object.__new__(cls)
-    obj.__dict__.update(fields)
+    step builds an outcome, a prediction and views.  The caller's dict becomes
+    the instance dict as it is (no keyword arguments packed, nothing copied),
+    which makes the same object (tests/model/test_model_build.py checks it for
+    every class built here)."""
+    obj = _new(cls)
+    _set_attribute(obj, "__dict__", fields)
     return obj
+
+
+_new = object.__new__
+_set_attribute = object.__setattr__
+"""Bypass the frozen class's own __setattr__, which refuses every assignment."""
 
 
 def _affinity_tuple(m: MachineState, mask: frozenset[int] | None) -> tuple[int, ...]:
@@ -269,6 +271,56 @@ def _sorted_cpus(mask: frozenset[int]) -> tuple[int, ...]:
 def _view(
     m: MachineState, vs: VectorState, uncertain: set[str], relative: dict[str, Relative]
 ) -> VectorView:
+    irq = vs.irq
+    number: int | None = irq.number
+    vector = irq.cfg_vector
+    message = vs.message
+    if not m.exact_views:
+        number, message = _marks(m, vs, uncertain, relative)
+    if irq.placement_uncertain:
+        _mark_placement_uncertain(m, irq, vs.key, uncertain)
+    shown = irq.pending if irq.pending is not None else irq.affinity
+    masked = vs.masked if vs.maskable else None
+    made_from = (
+        vs.requested,
+        number,
+        irq.cfg_cpu,
+        vector,
+        shown,
+        irq.effective_override,
+        message,
+        masked,
+    )
+    last = vs.last_view
+    if last is not None and last[0] == made_from:
+        return last[1]
+    effective = irq.effective
+    view = _build(
+        VectorView,
+        {
+            "device": vs.device,
+            "index": vs.index,
+            "entry": vs.entry,
+            "allocated": True,
+            "requested": vs.requested,
+            "irq": number,
+            "cpu": irq.cfg_cpu,
+            "vector": vector,
+            "affinity": _affinity_tuple(m, shown),
+            "effective": None if effective is None else _affinity_tuple(m, effective),
+            "message": message,
+            "masked": masked,
+        },
+    )
+    vs.last_view = (made_from, view)
+    return view
+
+
+def _marks(
+    m: MachineState, vs: VectorState, uncertain: set[str], relative: dict[str, Relative]
+) -> tuple[int | None, MsiMessage | None]:
+    """A view's uncertain and relative fields where the calibration left values unseen
+    (see `MachineState.exact_views`): the irq number and message to show."""
     irq = vs.irq
     key = vs.key
     number: int | None = irq.number
@@ -289,41 +341,7 @@ def _view(
                 message = None
         elif not exact and message.data & 0xFF != placeholder:
             uncertain.add(f"{key}.message")
-    if irq.placement_uncertain:
-        _mark_placement_uncertain(m, irq, key, uncertain)
-    shown = irq.pending if irq.pending is not None else irq.affinity
-    masked = vs.masked if vs.maskable else None
-    made_from = (
-        vs.requested,
-        number,
-        irq.cfg_cpu,
-        vector,
-        shown,
-        irq.effective_override,
-        message,
-        masked,
-    )
-    last = vs.last_view
-    if last is not None and last[0] == made_from:
-        return last[1]
-    effective = irq.effective
-    view = _build(
-        VectorView,
-        device=vs.device,
-        index=vs.index,
-        entry=vs.entry,
-        allocated=True,
-        requested=vs.requested,
-        irq=number,
-        cpu=irq.cfg_cpu,
-        vector=vector,
-        affinity=_affinity_tuple(m, shown),
-        effective=None if effective is None else _affinity_tuple(m, effective),
-        message=message,
-        masked=masked,
-    )
-    vs.last_view = (made_from, view)
-    return view
+    return number, message
 
 
 def _mark_placement_uncertain(
@@ -339,29 +357,62 @@ def _mark_placement_uncertain(
 
 def _gone_view(vs: VectorState) -> VectorView:
     """A vector freed by Disable: gone, with the message the device was left holding."""
-    return VectorView(
-        device=vs.device,
-        index=vs.index,
-        entry=vs.entry,
-        allocated=False,
-        requested=False,
-        message=vs.message if vs.message is not None and vs.message.is_zero else None,
-        masked=True if vs.maskable else None,
+    message = vs.message
+    return _build(
+        VectorView,
+        {
+            "device": vs.device,
+            "index": vs.index,
+            "entry": vs.entry,
+            "allocated": False,
+            "requested": False,
+            "irq": None,
+            "cpu": None,
+            "vector": None,
+            "affinity": None,
+            "effective": None,
+            "message": message if message is not None and message.is_zero else None,
+            "masked": True if vs.maskable else None,
+        },
     )
 
 
 class _Handlers:
-    """One method per step kind; each mirrors what vfio-pci does for that step."""
+    """One method per step kind; each mirrors what vfio-pci does for that step.
+
+    One is made per step and also holds what the step's handler found, before
+    `_run` turns it into a StepOutcome: a slotted object whose containers are
+    made only by the handlers that fill them, since every step makes one."""
+
+    __slots__ = (
+        "deliveries",
+        "errno",
+        "gone",
+        "granted",
+        "lost",
+        "m",
+        "spurious",
+        "uncertain",
+        "views",
+        "watched",
+        "within",
+    )
 
     def __init__(self, m: MachineState) -> None:
         self.m = m
-        self.r = _Result()
-
-    def handle(self, step: Step) -> _Result:
-        handler = _HANDLERS.get(type(step))
-        if handler is not None:
-            handler(self, step)
-        return self.r
+        self.errno: str | None = None
+        self.granted: int | None = None
+        self.views: Sequence[VectorState] = ()
+        self.gone: Sequence[VectorState] = ()
+        """Vectors freed by this step, reported as allocated=False."""
+        self.deliveries: dict[tuple[str, int], dict[int, int]] | None = None
+        """Interrupts per CPU of each vector that received any."""
+        self.watched: list[tuple[str, int]] = []
+        self.lost: int | None = None
+        self.spurious: int | None = None
+        self.uncertain: set[str] = set()
+        self.within: dict[str, tuple[int, ...]] | None = None
+        """Per-CPU splits timing decides, bounded to CPUs (made only by the steps that race)."""
 
     # -- helpers ----------------------------------------------------------------
 
@@ -372,7 +423,7 @@ class _Handlers:
             raise ValueError(f"scenario names unknown device {name!r}") from None
 
     def fail(self, errno: str, why: str) -> None:
-        self.r.errno = errno
+        self.errno = errno
         self.m.note(why)
 
     def node_of(self, dev: DeviceState) -> int | None:
@@ -495,7 +546,7 @@ class _Handlers:
                     m.irte_table(vs.device).free(irq.irte)
                 irq.ir_present = False
             m.irq_numbers.free(irq.number)
-            m.irqs.discard(irq)
+            m.forget(irq)
             vs.masked = True
             vs.requested = False
         dev.vectors = {}
@@ -508,7 +559,7 @@ class _Handlers:
         """irq_setup_affinity: (user-set or default) ∩ online, narrowed to the node."""
         m = self.m
         base = irq.affinity
-        if irq.user_set and base is not None and not any(c in m.online for c in base):
+        if irq.user_set and base is not None and m.online.isdisjoint(base):
             irq.user_set = False
             base = None
         if not irq.user_set:
@@ -516,7 +567,7 @@ class _Handlers:
         if base is None and len(m.online) == len(m.all_cpus):
             mask = m.all_cpus
         else:
-            mask = frozenset(c for c in (base or m.all_cpus) if c in m.online)
+            mask = (base or m.all_cpus) & m.online
             if not mask:
                 mask = frozenset(m.online)
         node = m.node_cpus.get(irq.node) if irq.node is not None else None
@@ -563,19 +614,21 @@ class _Handlers:
     def watch(self, device: str, entry: int) -> None:
         """Report this vector's deliveries even if it gets none (a zero is a prediction)."""
         key = (device, entry)
-        if key not in self.r.watched:
-            self.r.watched.append(key)
+        if key not in self.watched:
+            self.watched.append(key)
 
     def send(self, sender: str, message: MsiMessage | None, irte: IrteRef | None) -> Landing:
         """One write by device `sender`; tallies deliveries, lost and spurious."""
         landing = land(self.m, message, irte)
-        r = self.r
+        r = self
         r.lost = r.lost or 0
         r.spurious = r.spurious or 0
         irq = landing.irq
         if landing.kind is LandingKind.DELIVERED and irq is not None:
             if irq.device is not None and irq.entry is not None:
                 key = (irq.device, irq.entry)
+                if r.deliveries is None:
+                    r.deliveries = {}
                 counts = r.deliveries.setdefault(key, {})
                 cpu = landing.cpu or 0
                 counts[cpu] = counts.get(cpu, 0) + 1
@@ -640,10 +693,10 @@ class _Handlers:
             return
         error, granted = self.first_enable(dev, step)
         if error is not None:
-            self.r.errno = error
+            self.errno = error
             return
         if granted is not None:
-            self.r.granted = granted
+            self.granted = granted
             return
         dev.index = step.index
         for entry in range(step.count):
@@ -654,7 +707,7 @@ class _Handlers:
                 self.free_all(dev)
                 self.fail(error, "vfio rolled the whole block back and disabled the index")
                 return
-        self.r.views = [dev.vectors[e] for e in sorted(dev.vectors)]
+        self.views = [dev.vectors[e] for e in sorted(dev.vectors)]
 
     def first_enable(self, dev: DeviceState, step: Enable) -> tuple[str | None, int | None]:
         """vfio_msi_enable: pci_alloc_irq_vectors(1, count); fewer vectors than asked
@@ -715,7 +768,7 @@ class _Handlers:
                 self.fail(error, "vfio rolled back the vectors of this block")
                 break
             done.append(entry)
-        self.r.views = [dev.vectors[e] for e in sorted(dev.vectors)]
+        self.views = [dev.vectors[e] for e in sorted(dev.vectors)]
 
     def request_entry(self, dev: DeviceState, entry: int) -> str | None:
         m = self.m
@@ -742,10 +795,10 @@ class _Handlers:
             return
         error = self.request_entry(dev, step.entry)
         if error is not None:
-            self.r.errno = error
+            self.errno = error
         vs = dev.vectors.get(step.entry)
         if vs is not None:
-            self.r.views = [vs]
+            self.views = [vs]
 
     def release_step(self, step: Release) -> None:
         dev = self.device(step.device)
@@ -757,7 +810,7 @@ class _Handlers:
             return
         if vs.requested:
             self.release(vs)
-        self.r.views = [vs]
+        self.views = [vs]
 
     def affinity(self, step: Affinity) -> None:
         dev = self.device(step.device)
@@ -765,20 +818,20 @@ class _Handlers:
         if vs is None or not vs.irq.proc:
             self.fail("ENOENT", "/proc/irq/N/ exists only after the first request_irq")
             return
-        self.r.views = [vs]
+        self.views = [vs]
         self.write_mask(vs.irq, step.cpus)
 
     def write_mask(self, irq: IrqState, cpus: tuple[int, ...]) -> None:
         """write_irq_affinity of /proc/irq/N/smp_affinity_list; a refusal sets the errno."""
         m = self.m
-        if any(c < 0 or c > m.all_cpus_tuple[-1] for c in cpus):
+        if cpus and (min(cpus) < 0 or max(cpus) > m.all_cpus_tuple[-1]):
             self.fail("ERANGE", "CPU number beyond nr_cpu_ids (bitmap_parselist)")
             return
         if irq.managed:
             self.fail(m.rules.managed_affinity_errno, "managed irq (write_irq_affinity)")
             return
         mask = frozenset(cpus)
-        if not any(c in m.online for c in mask):
+        if m.online.isdisjoint(mask):
             self.fail("EINVAL", "the mask has no online CPU (write_irq_affinity)")
             return
         error = domain.write_affinity(m, irq, mask)
@@ -795,14 +848,14 @@ class _Handlers:
         m = self.m
         dev = self.device(step.device)
         self.watch(step.device, step.entry)
-        self.r.lost = 0
-        self.r.spurious = 0
+        self.lost = 0
+        self.spurious = 0
         vs = dev.vectors.get(step.entry)
         if vs is None or not vs.irq.proc:
             self.fail("ENOENT", "/proc/irq/N/ exists only after the first request_irq")
             return
-        self.r.views = [vs]
-        if any(not any(c in m.online for c in mask) for mask in step.masks):
+        self.views = [vs]
+        if any(m.online.isdisjoint(mask) for mask in step.masks):
             self.fail("EINVAL", "a mask has no online CPU (write_irq_affinity): nothing fired")
             return
         irq = vs.irq
@@ -820,23 +873,23 @@ class _Handlers:
         for _ in range(step.fires - fired):
             domain.run_cleanups(m)
             self.send(step.device, vs.message, irq.irte)
-        if self.r.within is None:
-            self.r.within = {}
-        self.r.within[f"delivered.{step.device}[{step.entry}].per_cpu"] = tuple(sorted(reachable))
+        if self.within is None:
+            self.within = {}
+        self.within[f"delivered.{step.device}[{step.entry}].per_cpu"] = tuple(sorted(reachable))
         irq.placement_uncertain = True  # its views say so (see _mark_placement_uncertain)
 
     def fire(self, step: Fire) -> None:
         dev = self.device(step.device)
-        self.watch(step.device, step.entry)
-        self.r.lost = 0
-        self.r.spurious = 0
+        self.watched.append((step.device, step.entry))  # the first: no need to `watch`
+        self.lost = 0
+        self.spurious = 0
         vs = dev.vectors.get(step.entry)
         if vs is None:
             self.m.note(
                 f"{step.device}[{step.entry}] is not allocated: the device cannot signal it"
             )
             return
-        self.r.views = [vs]
+        self.views = [vs]
         if vs.maskable and vs.masked:
             # Further edges while masked merge into the one pending bit: not a loss.
             vs.latched = True
@@ -858,7 +911,7 @@ class _Handlers:
             self.fail("EINVAL", f"{step.device}[{step.entry}] is not allocated: no message")
             return
         dev.stored = StoredMessage(step.entry, vs.message, vs.irq.irte)
-        self.r.views = [vs]
+        self.views = [vs]
 
     def fire_stored(self, step: FireStored) -> None:
         m = self.m
@@ -868,29 +921,29 @@ class _Handlers:
             return
         stored = dev.stored
         self.watch(step.device, stored.entry)
-        self.r.lost = 0
-        self.r.spurious = 0
+        self.lost = 0
+        self.spurious = 0
         m.rule("stored-message-ir" if m.remapped else "stored-message-compat")
         landing = self.send(step.device, stored.message, stored.irte)
         vs = dev.vectors.get(stored.entry)
         if vs is not None:
-            self.r.views = [vs]
+            self.views = [vs]
         current = vs.message if vs is not None else None
         stale = current != stored.message
         if not m.remapped and stale and not m.exact_vectors:
             # Whether the old vector was reused depends on vector numbers the
             # calibration did not give.
-            for key in self.r.watched:
-                self.r.uncertain.add(f"delivered.{key[0]}[{key[1]}].per_cpu")
-                self.r.uncertain.add(f"delivered.{key[0]}[{key[1]}].eventfd")
-            self.r.uncertain.update({"lost", "spurious"})
+            for key in self.watched:
+                self.uncertain.add(f"delivered.{key[0]}[{key[1]}].per_cpu")
+                self.uncertain.add(f"delivered.{key[0]}[{key[1]}].eventfd")
+            self.uncertain.update({"lost", "spurious"})
         if landing.kind is LandingKind.UNKNOWN:
             # Its freed IRTE may now be any later vector's: any of them may receive it.
-            self.r.uncertain.update({"lost", "spurious"})
+            self.uncertain.update({"lost", "spurious"})
             for other in self.all_vectors():
                 self.watch(other.device, other.entry)
-                self.r.uncertain.add(f"delivered.{other.device}[{other.entry}].per_cpu")
-                self.r.uncertain.add(f"delivered.{other.device}[{other.entry}].eventfd")
+                self.uncertain.add(f"delivered.{other.device}[{other.entry}].per_cpu")
+                self.uncertain.add(f"delivered.{other.device}[{other.entry}].eventfd")
 
     def cpu_offline(self, step: CpuOffline) -> None:
         m = self.m
@@ -904,8 +957,8 @@ class _Handlers:
                 return
             error = domain.cpu_down(m, cpu)
             if error is not None:
-                self.r.errno = error
-        self.r.views = self.all_vectors()
+                self.errno = error
+        self.views = self.all_vectors()
 
     def cpu_online(self, step: CpuOnline) -> None:
         m = self.m
@@ -915,7 +968,7 @@ class _Handlers:
             return
         if cpu not in m.online:
             domain.cpu_up(m, cpu)
-        self.r.views = self.all_vectors()
+        self.views = self.all_vectors()
 
     def disable(self, step: Disable) -> None:
         dev = self.device(step.device)
@@ -923,7 +976,7 @@ class _Handlers:
             self.fail("EINVAL", f"{step.device} has no enabled interrupt index")
             return
         self.m.rule("disable-frees-everything")
-        self.r.gone = self.free_all(dev)
+        self.gone = self.free_all(dev)
 
     def all_vectors(self) -> list[VectorState]:
         out: list[VectorState] = []

@@ -81,8 +81,9 @@ class IrteTable:
         self.capacity = capacity
         self.max_handle_mask = max_handle_mask
         self._used: set[int] = set()
-        self._low = 0
-        """No index below this is free (keeps sequential allocation O(1))."""
+        self._low = base or 0
+        """No index below this is free (keeps sequential allocation O(1)); every
+        index below `base` is taken, so the search starts there, not at 0."""
         self._allocations = 0
         self._freed: dict[str, int] = {}
         """Symbol of each freed block -> allocations made before it was freed."""
@@ -108,12 +109,13 @@ class IrteTable:
     def _find_region(self, size: int, first: int) -> int | None:
         while self._low in self._used:
             self._low += 1
+        used = self._used
         start = _align_up(max(first, self._low), size)
         while start + size <= self.capacity:
-            clash = [i for i in range(start, start + size) if i in self._used]
-            if not clash:
+            block = range(start, start + size)
+            if used.isdisjoint(block):
                 return start
-            start = _align_up(max(clash) + 1, size)
+            start = _align_up(max(i for i in block if i in used) + 1, size)
         return None
 
     def free(self, ref: IrteRef) -> None:

@@ -71,7 +71,9 @@ def land(m: MachineState, message: MsiMessage | None, irte: IrteRef | None) -> L
     """Route one device write and run the receiving CPU's side of it."""
     if message is None:
         return Landing(LandingKind.UNKNOWN)
-    if message.address_lo & 0xFFF00000 != MSI_ADDRESS_BASE:
+    if message.address & 0xFFF00000 != MSI_ADDRESS_BASE:
+        # The low word's 0xFEExxxxx window, read without the address_lo property
+        # (a call per fire): the mask keeps no bit of the high word anyway.
         return Landing(LandingKind.NOT_INTERRUPT)
     if m.remapped:
         key = None if irte is None else irte_key(irte)

@@ -16,9 +16,8 @@ from hil.model.kernel import KernelRules
 from hil.model.matrix import VectorMatrix
 from hil.model.numbers import IrqNumbers
 from hil.model.remap import AMD_IRTE_ENTRIES, INTEL_IRTE_ENTRIES, IrteRef, IrteTable
+from hil.model.trace import TraceBuilder
 from hil.model.vocabulary import ApicMode, IrqIndex, IrType, MsiMessage, VectorView
-
-TraceEvent = tuple[str, dict[str, int]]
 
 
 @dataclass(eq=False)
@@ -138,6 +137,12 @@ class MachineState:
     amd_irte: dict[str, IrteTable] = field(default_factory=dict)
     irqs: set[IrqState] = field(default_factory=set)
     """Every irq, calibration and device; ordered by `irq_order` when order matters."""
+    on_cpu: dict[int, set[IrqState]] = field(default_factory=dict)
+    """The irqs whose hardware config names each CPU (`cfg_cpu`), kept by `set_cfg`:
+    an unplug looks at the dying CPU's few, not at every irq of the machine."""
+    unsettled: set[IrqState] = field(default_factory=set)
+    """Irqs given an old vector (`prev`) or a pending mask since an unplug last looked
+    (see `touching`): with `on_cpu`, every irq an unplug has something to do with."""
     shut_down: set[IrqState] = field(default_factory=set)
     """Managed irqs an unplug shut down (no online CPU left in their mask): kept apart
     so onlining a CPU looks at these few, not at every irq of the machine."""
@@ -146,7 +151,8 @@ class MachineState:
     """Irqs whose old vector awaits the cleanup timer/IPI."""
     irte_owner: dict[tuple[str | None, int], IrqState] = field(default_factory=dict)
     devices: dict[str, DeviceState] = field(default_factory=dict)
-    trace: list[TraceEvent] | None = None
+    trace: TraceBuilder | None = None
+    """The step's irq_vectors events, on the steps that predict them (`model._run`)."""
     notes: list[str] = field(default_factory=list)
     rules_used: list[str] = field(default_factory=list)
     _apic_to_cpu: dict[int, int] = field(default_factory=dict)
@@ -161,9 +167,18 @@ class MachineState:
     """Allocations made so far per first vector key: each gets its own symbols."""
     remapped: bool = field(init=False)
     """`ir` is not NONE: fixed for the machine's life, and asked on every path."""
+    exact_views: bool = field(init=False)
+    """Every view shows its values as they are: vector numbers calibrated, irq numbers
+    and IRTE indices known.  Else each view asks which are uncertain or relative
+    (`model._marks`); a CPU choice left uncertain is marked in either case."""
 
     def __post_init__(self) -> None:
         self.remapped = self.ir is not IrType.NONE
+        self.exact_views = (
+            self.exact_vectors
+            and self.irq_numbers.exact
+            and not (self.remapped and self.intel_irte.base is None)
+        )
 
     def spans_all(self, mask: frozenset[int]) -> bool:
         """`mask == all_cpus`, identity first: the mask usually is `all_cpus` itself, and
@@ -185,11 +200,29 @@ class MachineState:
         self.irqs.add(irq)
         return irq
 
-    def emit(self, irq: IrqState, event: str, **fields: int) -> None:
-        """Record one trace event; callers test `trace` first, so the steps that record
-        none (most of them) do not even build the event's fields."""
-        if self.trace is not None:
-            self.trace.append((event, {"irq": irq.number, **fields}))
+    def set_cfg(self, irq: IrqState, cpu: int | None, vector: int | None) -> None:
+        """The irq's hardware config (apic_chip_data.hw_irq_cfg), `on_cpu` following it."""
+        old = irq.cfg_cpu
+        if old != cpu:
+            if old is not None:
+                self.on_cpu[old].discard(irq)
+            if cpu is not None:
+                on = self.on_cpu.get(cpu)
+                if on is None:
+                    on = self.on_cpu[cpu] = set()
+                on.add(irq)
+        irq.cfg_cpu, irq.cfg_vector = cpu, vector
+
+    def touching(self, cpu: int) -> list[IrqState]:
+        """Every irq with an old vector, a pending mask or its config on `cpu`, in
+        for_each_active_irq order (`irq_order`): all an unplug of `cpu` can move."""
+        self.unsettled = {i for i in self.unsettled if i.prev is not None or i.pending is not None}
+        return sorted(self.unsettled.union(self.on_cpu.get(cpu, ())), key=irq_order)
+
+    def forget(self, irq: IrqState) -> None:
+        """A freed irq (its config already cleared by `set_cfg`)."""
+        self.irqs.discard(irq)
+        self.unsettled.discard(irq)
 
     def note(self, text: str) -> None:
         self.notes.append(text)
@@ -331,12 +364,11 @@ def _add_started(
         managed=managed,
         cpu=cpu,
         vector=vector,
-        cfg_cpu=cpu,
-        cfg_vector=vector,
         activated=True,
         started=True,
         affinity=affinity,
         proc=True,
     )
+    state.set_cfg(irq, cpu, vector)
     state.register(irq)
     state.vector_irq[(cpu, vector)] = irq

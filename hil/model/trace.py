@@ -2,7 +2,8 @@
 
 The model predicts, and the lab parses from tracefs, the sequence of vector
 events a step causes.  Both turn their events into the same tuple of strings
-with `compact_trace`, so the comparison is a plain equality:
+with one `TraceBuilder` (the lab through `compact_trace`, the model event by
+event), so the comparison is a plain equality:
 
     "<k>:<event>[(<detail>)]"
 
@@ -47,11 +48,37 @@ def parse_event(line: str) -> tuple[str, dict[str, str]] | None:
 
 
 def _int(value: object) -> int:
-    """A field as tracefs prints it (text, any base) or as the model emits it (an int:
-    the model builds a trace on every allocating step, so it skips the round trip)."""
+    """A field as tracefs prints it (text, any base), or already an int."""
     if type(value) is int:
         return value
     return int(str(value), 0)
+
+
+class TraceBuilder:
+    """The compact form built one event at a time.
+
+    `compact_trace` feeds it the events it keeps; the model, which builds a trace
+    on every allocating step, adds its events as it makes them, so it keeps no
+    (name, fields) records and makes no second pass over them."""
+
+    __slots__ = ("_ordinal", "lines")
+
+    def __init__(self) -> None:
+        self._ordinal: dict[int, int] = {}
+        self.lines: list[str] = []
+
+    def add(self, name: str, irq: int, reserve: int = 0, ret: int = 0) -> None:
+        """One kept event of irq `irq`: `reserve` is shown for `vector_activate`
+        only, `ret` only when nonzero (a failed allocation or reservation)."""
+        k = self._ordinal.get(irq)
+        if k is None:
+            k = self._ordinal[irq] = len(self._ordinal)
+        if name == "vector_activate":
+            self.lines.append(f"{k}:{name}(reserve={reserve})")
+        elif ret:
+            self.lines.append(f"{k}:{name}(ret={ret})")
+        else:
+            self.lines.append(f"{k}:{name}")
 
 
 def compact_trace(
@@ -59,19 +86,14 @@ def compact_trace(
 ) -> tuple[str, ...]:
     """Events (name, fields with at least `irq`) -> the compact form; `irqs` keeps
     only the step's own irqs when the trace also holds other machine activity."""
-    ordinal: dict[int, int] = {}
-    out: list[str] = []
+    trace = TraceBuilder()
     for name, fields in events:
         if name not in KEPT_EVENTS:
             continue
         irq = _int(fields["irq"])
         if irqs is not None and irq not in irqs:
             continue
-        k = ordinal.setdefault(irq, len(ordinal))
-        detail = ""
-        if name == "vector_activate":
-            detail = f"(reserve={_int(fields['reserve'])})"
-        elif "ret" in fields and _int(fields["ret"]) != 0:
-            detail = f"(ret={_int(fields['ret'])})"
-        out.append(f"{k}:{name}{detail}")
-    return tuple(out)
+        reserve = _int(fields["reserve"]) if name == "vector_activate" else 0
+        ret = fields.get("ret")
+        trace.add(name, irq, reserve, 0 if ret is None else _int(ret))
+    return tuple(trace.lines)

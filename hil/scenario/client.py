@@ -11,7 +11,11 @@ from hil.model.codec import decode, encode
 from hil.model.steps import Step
 from hil.model.vocabulary import StepOutcome
 
-STEP_TIMEOUT_S = 60.0
+STEP_TIMEOUT_S = 180.0
+"""A step, or binding a device to vfio-pci, that has not answered by then is hung.
+Under TCG on a 2-core host running four guests, binding igb and enabling its
+MSI-X each took up to 57 s (2026-12-02); a deadline is a hang detector, and a
+hung machine pays it once per session (its channel is not used again)."""
 
 
 @dataclass(frozen=True)
@@ -51,12 +55,12 @@ class MachineClient:
         raw = self.transport.call(
             "attach_device",
             {"name": name, "bdf": bdf, "driver": driver, "expendable": expendable},
-            timeout=60,
+            timeout=STEP_TIMEOUT_S,
         )
         return AttachedDevice(name=name, **raw)
 
     def detach_device(self, name: str) -> None:
-        self.transport.call("detach_device", {"name": name}, timeout=60)
+        self.transport.call("detach_device", {"name": name}, timeout=STEP_TIMEOUT_S)
 
     def run_step(self, number: int, step: Step) -> StepOutcome:
         raw = self.transport.call(
