@@ -94,7 +94,20 @@ def load_yaml(path: str | Path) -> LoadedYaml:
     return parse_yaml(text, name)
 
 
+_ODD_LINE_BREAKS = re.compile("[\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+"""Characters Python's str.splitlines (and many editors) end a line at and YAML's
+line marks do not: with one in the file, every later line number would be off."""
+
+
 def parse_yaml(text: str, name: str) -> LoadedYaml:
+    odd = _ODD_LINE_BREAKS.search(text)
+    if odd is not None:
+        line = text.count("\n", 0, odd.start()) + 1
+        problem = (
+            f"YAML syntax: character U+{ord(odd.group()):04X} at line {line} is a line "
+            "break to some readers and not to others; replace it with a newline or remove it"
+        )
+        raise ConfigError([ConfigIssue(name, line, "", problem)])
     yaml = YAML(typ="rt")
     try:
         data = yaml.load(text)
