@@ -102,12 +102,12 @@ line marks do not: with one in the file, every later line number would be off.""
 def parse_yaml(text: str, name: str) -> LoadedYaml:
     odd = _ODD_LINE_BREAKS.search(text)
     if odd is not None:
-        line = text.count("\n", 0, odd.start()) + 1
+        odd_line = text.count("\n", 0, odd.start()) + 1
         problem = (
-            f"YAML syntax: character U+{ord(odd.group()):04X} at line {line} is a line "
+            f"YAML syntax: character U+{ord(odd.group()):04X} at line {odd_line} is a line "
             "break to some readers and not to others; replace it with a newline or remove it"
         )
-        raise ConfigError([ConfigIssue(name, line, "", problem)])
+        raise ConfigError([ConfigIssue(name, odd_line, "", problem)])
     yaml = YAML(typ="rt")
     try:
         data = yaml.load(text)

@@ -119,10 +119,12 @@ class MachineOps:
     def facts(self) -> dict[str, Any]:
         return machine_facts(self.root)
 
-    def session_begin(self) -> dict[str, Any]:
-        """Put back whatever an earlier, killed session left changed."""
+    def session_begin(self, kernel_writes: bool = False) -> dict[str, Any]:
+        """Put back whatever an earlier, killed session left changed; trace, with the
+        kprobes on the kernel's message writers only when `kernel_writes` is asked:
+        under TCG they made every step about three times slower (docs/kernel-writes.md)."""
         report = self.restore()
-        self.observer.start_tracing(self.journal)
+        self.observer.start_tracing(self.journal, kernel_writes)
         return report
 
     def session_end(self) -> None:

@@ -79,9 +79,9 @@ class Observer:
         self.anomalies: list[str] = []
 
     # -- tracing --------------------------------------------------------
-    def start_tracing(self, journal: Journal) -> None:
+    def start_tracing(self, journal: Journal, kernel_writes: bool = True) -> None:
         """Trace in the session's own instance, with the kprobes on the kernel's message
-        writers (journaled in `journal`) where the kernel allows them."""
+        writers (journaled in `journal`) where the kernel allows them and they are asked."""
         trace = Tracefs(self.root, self.trace_instance)
         if not trace.available():
             self.no_recorder = (
@@ -90,8 +90,11 @@ class Observer:
             return
         trace.create()
         trace.enable()
-        self.recorder = WriteRecorder(self.root, trace, journal)
-        self.recorder.start()
+        if kernel_writes:
+            self.recorder = WriteRecorder(self.root, trace, journal)
+            self.recorder.start()
+        else:
+            self.no_recorder = "not asked for (pytest --kernel-writes records them)"
         trace.clear()
         self.trace = trace
 

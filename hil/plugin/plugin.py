@@ -54,6 +54,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="wait this long for a machine or device another session holds, then skip",
     )  # fmt: skip
     group.addoption(
+        "--kernel-writes", dest="hil_kernel_writes", action="store_true",
+        help="record the kernel's MSI message and IRTE writes of every step with kprobes "
+        "(evidence, not judged; about 3x slower steps under TCG)",
+    )  # fmt: skip
+    group.addoption(
         "--known-kernel-bugs", dest="hil_known_bugs", metavar="PATH",
         help=f"known kernel bugs YAML: tests they break become xfail (default {DEFAULT_PATH.name})",
     )  # fmt: skip
@@ -93,6 +98,7 @@ def pytest_configure(config: pytest.Config) -> None:
             profiles,
             Path(config.getoption("hil_evidence")),
             lease_wait_s=config.getoption("hil_lease_wait"),
+            kernel_writes=config.getoption("hil_kernel_writes"),
         )
         config.stash[KNOWN_BUGS] = _known_bugs(config)
     config.stash[LAB_KEY] = session

@@ -83,10 +83,13 @@ class LabSession:
         profiles: ProfileSet,
         results_dir: Path,
         lease_wait_s: float = 0.0,
+        kernel_writes: bool = False,
         lease_dir: Path | None = None,
     ) -> None:
         self.inventory = inventory
         self.lease_wait_s = lease_wait_s
+        self.kernel_writes = kernel_writes
+        """Ask every machine to record the kernel's message writes (kprobes) per step."""
         self.leases = LeaseManager(lease_dir or state_root() / "leases", uuid.uuid4().hex[:12])
         self.profiles = profiles
         self.results_dir = results_dir
@@ -159,7 +162,7 @@ class LabSession:
             )
             transport, _proc = connect_ssh(cmd)
         client = MachineClient(name, transport)
-        client.session_begin()
+        client.session_begin(self.kernel_writes)
         lab_machine = LabMachine(machine, client, client.facts(), vm, booted)
         self._check_expectations(lab_machine)
         return lab_machine

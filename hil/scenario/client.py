@@ -38,8 +38,9 @@ class MachineClient:
         result: dict[str, Any] = self.transport.call("facts")
         return result
 
-    def session_begin(self) -> dict[str, Any]:
-        result: dict[str, Any] = self.transport.call("session_begin", timeout=120)
+    def session_begin(self, kernel_writes: bool = False) -> dict[str, Any]:
+        args = {"kernel_writes": kernel_writes}
+        result: dict[str, Any] = self.transport.call("session_begin", args, timeout=120)
         return result
 
     def calibrate(self) -> Calibration:

@@ -99,7 +99,7 @@ class FakeOps:
     def facts(self) -> dict[str, Any]:
         return {"ir": self.ir.value, "kernel": KERNEL, "online_cpus": list(range(CPUS))}
 
-    def session_begin(self) -> dict[str, Any]:
+    def session_begin(self, kernel_writes: bool = False) -> dict[str, Any]:
         return self.restore()
 
     def restore(self) -> dict[str, Any]:

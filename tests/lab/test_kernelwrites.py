@@ -196,17 +196,17 @@ def test_without_tracefs_the_observation_says_why(root, tmp_path):
 def test_session_end_removes_the_probes_and_the_next_session_cleans_a_crash(kernel, tmp_path, root):
     first = MachineOps(tmp_path / "state", "vm", root)
     kernel.add_instance(first.observer.trace_instance)
-    first.session_begin()
+    first.session_begin(kernel_writes=True)
     assert len(kernel.probes) == 2
     first.session_end()
     assert kernel.probes == {} and first.journal.pending() == []
 
     crashed = MachineOps(tmp_path / "state", "vm", root)
     kernel.add_instance(crashed.observer.trace_instance)
-    crashed.session_begin()  # ... and never ends
+    crashed.session_begin(kernel_writes=True)  # ... and never ends
     nxt = MachineOps(tmp_path / "state", "vm", root)
     kernel.add_instance(nxt.observer.trace_instance)
-    report = nxt.session_begin()
+    report = nxt.session_begin(kernel_writes=True)
     assert len(report["restored"]) == 2 and report["failed"] == []
     assert set(kernel.probes) == {
         f"hil_{nxt.session_id}/msi_write",
@@ -214,3 +214,15 @@ def test_session_end_removes_the_probes_and_the_next_session_cleans_a_crash(kern
     }
     nxt.session_end()
     assert kernel.probes == {}
+
+
+def test_a_session_that_does_not_ask_places_no_probe_and_says_so(kernel, tmp_path, root):
+    observer = Observer(root, SESSION)
+    kernel.add_instance(observer.trace_instance)
+    observer.start_tracing(Journal(tmp_path / "journal", SESSION), kernel_writes=False)
+    assert observer.recorder is None and kernel.probes == {}
+    outcome = observer.outcome(1, "enable", [], observer.snapshot([]), None, None, None)
+    assert outcome.kernel_writes == KernelWrites(
+        missing=("not asked for (pytest --kernel-writes records them)",)
+    )
+    observer.stop_tracing()
