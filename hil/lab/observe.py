@@ -79,7 +79,7 @@ class Observer:
         self.anomalies: list[str] = []
 
     # -- tracing --------------------------------------------------------
-    def start_tracing(self, journal: Journal, kernel_writes: bool = True) -> None:
+    def start_tracing(self, journal: Journal, kernel_writes: bool) -> None:
         """Trace in the session's own instance, with the kprobes on the kernel's message
         writers (journaled in `journal`) where the kernel allows them and they are asked."""
         trace = Tracefs(self.root, self.trace_instance)

@@ -29,12 +29,8 @@ IR_MESSAGE = MsiMessage(0xFEE000B8, 0)
 
 
 @pytest.fixture
-def root(tmp_path: Path) -> Path:
-    root = tmp_path / "root"
-    (root / "proc").mkdir(parents=True)
-    (root / "proc/interrupts").write_text("           CPU0       CPU1\n")
-    (root / "dev").mkdir()
-    (root / "dev/kmsg").write_text("")
+def root(root: Path) -> Path:
+    """The lab conftest's machine, with irqs 3 and 4 in sysfs (the step's background)."""
     for irq in (3, 4):
         (root / f"sys/kernel/irq/{irq}").mkdir(parents=True)
     return root
@@ -166,7 +162,7 @@ def test_observation_carries_the_writes_of_the_step(kernel, tmp_path, root):
     """irq 3 belongs to the machine before the step (background); irq 50 is new in it."""
     observer = Observer(root, SESSION)
     kernel.add_instance(observer.trace_instance)
-    observer.start_tracing(Journal(tmp_path / "journal", SESSION))
+    observer.start_tracing(Journal(tmp_path / "journal", SESSION), kernel_writes=True)
     pipe = kernel.tracing / "instances" / observer.trace_instance / "trace_pipe"
     with open(pipe, "a") as f:
         f.write(msi_line(3, (0xFEE00000, 0, 0x40), (0, 0, 0)) + "\n")  # before the step
@@ -186,7 +182,7 @@ def test_observation_carries_the_writes_of_the_step(kernel, tmp_path, root):
 
 def test_without_tracefs_the_observation_says_why(root, tmp_path):
     observer = Observer(root, SESSION)
-    observer.start_tracing(Journal(tmp_path / "journal", SESSION))
+    observer.start_tracing(Journal(tmp_path / "journal", SESSION), kernel_writes=True)
     outcome = observer.outcome(1, "enable", [], observer.snapshot([]), None, None, None)
     assert outcome.kernel_writes == KernelWrites(
         missing=(f"no irq_vectors events in {root}/sys/kernel/tracing: the session does not trace",)

@@ -33,16 +33,6 @@ LINK_DOWN = "pcieport 0000:00:1c.0: pciehp: Slot(1): Link Down"
 
 
 @pytest.fixture
-def root(tmp_path: Path) -> Path:
-    root = tmp_path / "root"
-    (root / "proc").mkdir(parents=True)
-    (root / "proc/interrupts").write_text("           CPU0       CPU1\n")
-    (root / "dev").mkdir()
-    (root / "dev/kmsg").write_text("")
-    return root
-
-
-@pytest.fixture
 def ops(tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MachineOps]:
     monkeypatch.setattr(hil.lab.machine, "FIRE_DEADLINE_S", DEADLINE_S)
     machine = MachineOps(tmp_path / "state", "bench", root)
