@@ -149,6 +149,10 @@ class KernelSpec(_Strict):
         return self
 
 
+IVSHMEM_VECTORS = 4
+"""MSI-X vectors of an ivshmem-doorbell whose inventory entry names none."""
+
+
 class VirtualDevice(_Strict):
     name: Name
     model: Literal["igb", "e1000e", "edu", "xhci-msi", "ivshmem-doorbell", "nvme"]
@@ -166,13 +170,10 @@ class VirtualDevice(_Strict):
         for name in ("vectors", "doorbells"):
             if getattr(self, name) is not None and self.model != "ivshmem-doorbell":
                 raise FieldProblem((name,), f"only ivshmem-doorbell takes {name}")
-        if (
-            self.doorbells is not None
-            and self.vectors is not None
-            and self.doorbells > self.vectors
-        ):
+        vectors = self.vectors or IVSHMEM_VECTORS
+        if self.doorbells is not None and self.doorbells > vectors:
             raise FieldProblem(
-                ("doorbells",), f"{self.doorbells} doorbells, more than its {self.vectors} vectors"
+                ("doorbells",), f"{self.doorbells} doorbells, more than its {vectors} vectors"
             )
         return self
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+from hil.lab.inventory import IVSHMEM_VECTORS
+
 # model -> (QEMU device, PCI vendor:device, minimum QEMU that has it)
 DEVICE_MODELS: dict[str, tuple[str, str]] = {
     "igb": ("igb", "8086:10c9"),
@@ -23,8 +25,6 @@ DEVICE_MODELS: dict[str, tuple[str, str]] = {
 }
 
 
-IVSHMEM_VECTORS = 4
-"""MSI-X vectors of an ivshmem-doorbell whose inventory entry names none."""
 DOORBELL_VECTORS = 256
 """The doorbell register's vector field has 8 bits (hw/misc/ivshmem-pci.c)."""
 

@@ -195,6 +195,11 @@ def test_profiles_folder_beside_the_inventory_wins(tmp_path: Path) -> None:
             "13: machines[0].virtual.devices[2].doorbells: 8 doorbells, more than its 4 vectors",
         ),
         (
+            'model: edu, profile: edu, options: {dma_mask: "0xffffffff"}',
+            "model: ivshmem-doorbell, profile: ivshmem-doorbell, doorbells: 5",
+            "13: machines[0].virtual.devices[2].doorbells: 5 doorbells, more than its 4 vectors",
+        ),
+        (
             "intremap: on",
             "intremap: maybe",
             "9: machines[0].virtual.intremap: 'maybe' is not on/off (or true/false)",
