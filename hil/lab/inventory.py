@@ -173,7 +173,9 @@ class VirtualDevice(_Strict):
         vectors = self.vectors or IVSHMEM_VECTORS
         if self.doorbells is not None and self.doorbells > vectors:
             raise FieldProblem(
-                ("doorbells",), f"{self.doorbells} doorbells, more than its {vectors} vectors"
+                ("doorbells",),
+                f"{self.doorbells} doorbells, more than its {vectors} vectors: "
+                "lower doorbells or raise vectors",
             )
         return self
 

@@ -192,12 +192,14 @@ def test_profiles_folder_beside_the_inventory_wins(tmp_path: Path) -> None:
         (
             'model: edu, profile: edu, options: {dma_mask: "0xffffffff"}',
             "model: ivshmem-doorbell, profile: ivshmem-doorbell, vectors: 4, doorbells: 8",
-            "13: machines[0].virtual.devices[2].doorbells: 8 doorbells, more than its 4 vectors",
+            "13: machines[0].virtual.devices[2].doorbells: 8 doorbells, more than its 4 vectors: "
+            "lower doorbells or raise vectors",
         ),
         (
             'model: edu, profile: edu, options: {dma_mask: "0xffffffff"}',
             "model: ivshmem-doorbell, profile: ivshmem-doorbell, doorbells: 5",
-            "13: machines[0].virtual.devices[2].doorbells: 5 doorbells, more than its 4 vectors",
+            "13: machines[0].virtual.devices[2].doorbells: 5 doorbells, more than its 4 vectors: "
+            "lower doorbells or raise vectors",
         ),
         (
             "intremap: on",
