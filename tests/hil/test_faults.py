@@ -25,7 +25,10 @@ from hil.virtlab.lab import qemu_binary, state_root, vm_spec
 from hil.virtlab.qemu_args import DEVICE_MODELS, VmDevice
 from hil.virtlab.vm import VirtualMachine
 
-pytestmark = [pytest.mark.hil, pytest.mark.virtlab]
+# One xdist group for every test that boots a throwaway guest (here and in
+# test_faults.py / test_kill_restore.py): under -n N at most one such guest runs
+# beside the suite's machines, which already fill a small host.
+pytestmark = [pytest.mark.hil, pytest.mark.virtlab, pytest.mark.xdist_group("throwaway-guests")]
 
 DEADLINE_S = 30.0
 HUNG_CALL_TIMEOUT_S = 10.0

@@ -38,7 +38,10 @@ from hil.scenario.client import MachineClient
 from hil.virtlab.lab import qemu_binary, vm_spec
 from hil.virtlab.vm import VirtualMachine
 
-pytestmark = [pytest.mark.hil, pytest.mark.virtlab]
+# One xdist group for every test that boots a throwaway guest (here and in
+# test_faults.py / test_kill_restore.py): under -n N at most one such guest runs
+# beside the suite's machines, which already fill a small host.
+pytestmark = [pytest.mark.hil, pytest.mark.virtlab, pytest.mark.xdist_group("throwaway-guests")]
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIO = REPO / "tests/hil/scenarios/scenario_cpu_hotplug.yaml"
