@@ -4,8 +4,9 @@ virtme-ng boots the kernel with the host's root file system shared
 read-only, so the guest runs this very package with the host's Python; the
 agent in the guest answers on a virtio-serial port that QEMU exposes here as
 a 0600 unix socket (never TCP).  The agent's greeting is the boot heartbeat:
-no greeting before the deadline, or a panic in the boot log, means the boot
-failed, and it is retried once (hangs were seen under TCG).
+no greeting before the deadline, or a panic or a lost-timer hang in the boot
+log (`bootlog`), means the boot failed, and it is retried once (hangs were
+seen under TCG).
 
 A machine started for one pytest session is *ephemeral*: when the
 controller's connection closes (even by SIGKILL) the agent powers the guest
@@ -35,6 +36,7 @@ from hil.lab.transport.protocol import AgentError, TransportError
 from hil.lab.transport.stream import StreamTransport
 from hil.linux.procstat import all_proc_stats, proc_stat
 from hil.virtlab.accel import kvm_works
+from hil.virtlab.bootlog import boot_hang_in, panic_in
 from hil.virtlab.bootslots import boot_slot
 from hil.virtlab.kernels import KernelImage
 from hil.virtlab.qemu_args import VmSpec, device_args, kernel_args, numa_node_args
@@ -49,7 +51,6 @@ GREETING_RETRY_S = 30.0
 """How long one connection waits for a greeting before the host end is reopened."""
 SILENCE_QMP_TIMEOUT_S = 3.0
 """How long a deadline's error waits for QEMU's word on the guest (QEMU itself may hang)."""
-PANIC_MARKERS = ("Kernel panic - not syncing", "end Kernel panic")
 
 
 class BootError(RuntimeError):
@@ -257,16 +258,19 @@ class VirtualMachine:
         tail = lines[-1].strip() if lines else "(empty)"
         return f"QEMU reports the guest {status}; {self.boot_log} ends: {tail}"
 
-    def _boot_problem(self, pgid: int) -> str | None:
+    def _boot_problem(self, pgid: int, booting: bool = False) -> str | None:
+        """Why the guest cannot answer any more, or None; `booting` (no greeting
+        yet) also counts a lost-timer hang, which a boot never recovers from."""
         if not _alive(pgid) or (self._proc is not None and self._proc.poll() is not None):
             return f"QEMU exited; see {self.boot_log}"
         try:
             tail = self.boot_log.read_bytes()[-20000:].decode(errors="replace")
         except OSError:
             return None
-        for marker in PANIC_MARKERS:
-            if marker in tail:
-                return f"guest kernel panic; see {self.boot_log}"
+        if panic_in(tail):
+            return f"guest kernel panic; see {self.boot_log}"
+        if booting and boot_hang_in(tail):
+            return f"guest kernel lost a timer interrupt while booting (hung); see {self.boot_log}"
         return None
 
     def _boot_once(self, persistent: bool, accel_kvm: bool, timeout: float) -> dict[str, Any]:
@@ -277,7 +281,7 @@ class VirtualMachine:
             transport = StreamTransport(
                 sock.fileno(),
                 sock.fileno(),
-                alive=lambda: self._boot_problem(pgid),
+                alive=lambda: self._boot_problem(pgid, booting=transport.hello is None),
                 silence=self._silence_evidence,
                 name=self.spec.name,
             )
