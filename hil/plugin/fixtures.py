@@ -15,7 +15,7 @@ import pytest
 from hil.lab.transport.protocol import AgentError, TransportError
 from hil.model.model import DeviceCaps, InterruptModel
 from hil.model.steps import Step
-from hil.plugin.reporting import report_run
+from hil.plugin.reporting import report_run, report_target
 from hil.plugin.session import LabMachine, LabSession, MachineBusy, MachineUnavailable
 from hil.scenario.bundle import write_bundle
 from hil.scenario.client import AttachedDevice
@@ -63,6 +63,7 @@ def device(
 ) -> Iterator[AttachedDevice]:
     ref = machine.machine.device(hil_pair[1])
     profile = lab.profile(ref)
+    report_target(machine.name, [(ref, profile)])
     bdf = machine.client.resolve_device(
         ref.bdf, ref.pci_id or _virtual_pci_id(machine, ref.name), ref.instance or 0
     )

@@ -11,10 +11,13 @@ predicted against observed: where the two lines part is the finding.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import allure
 
+from hil.lab.inventory import DeviceRef
+from hil.lab.profiles import Profile
 from hil.model.steps import describe
 from hil.plugin.known_bugs import KnownBug
 from hil.plugin.session import LabMachine
@@ -23,9 +26,23 @@ from hil.report.rewrites import rewrite_tables, rewrites_missing
 from hil.scenario.runner import RunResult
 
 
+def report_target(machine: str, devices: Sequence[tuple[DeviceRef, Profile]]) -> None:
+    """The labels and parameters known before the machine is reached.
+
+    Set first, so that a test which then skips (a kernel it does not run)
+    carries them too: scenario items have no pytest parameters, and without
+    these the skipped runs of one scenario on two machines shared one Allure
+    history id and showed as retries of one test.
+    """
+    allure.dynamic.label("machine", machine)
+    allure.dynamic.parameter("machine", machine)
+    allure.dynamic.parameter("device", "+".join(ref.name for ref, _ in devices))
+    allure.dynamic.parameter("device class", "+".join(p.device_class.value for _, p in devices))
+    allure.dynamic.parameter("profile", "+".join(p.name for _, p in devices))
+
+
 def report_run(result: RunResult, machine: LabMachine, bundle: Path) -> None:
-    allure.dynamic.label("machine", machine.name)
-    allure.dynamic.parameter("machine", machine.name)
+    """What the machine said of itself, the steps, and the evidence."""
     allure.dynamic.parameter("kernel", machine.facts["kernel"])
     allure.dynamic.parameter("IR", machine.facts["ir"])
     allure.dynamic.tag(f"ir-{machine.facts['ir']}")

@@ -87,13 +87,14 @@ class ScenarioItem(pytest.Item):
     def runtest(self) -> None:
         from hil.plugin.fixtures import caps_of
         from hil.plugin.plugin import lab_session
-        from hil.plugin.reporting import report_run
+        from hil.plugin.reporting import report_run, report_target
         from hil.plugin.requirements import machine_skip_reason
         from hil.scenario.bundle import write_bundle
 
         session = lab_session(self.config)
         assert session is not None and self.target is not None
         machine_name, roles = self.target
+        report_target(machine_name, [(ref, session.profile(ref)) for ref in roles.values()])
         machine_spec = session.inventory.machine(machine_name)
         assert machine_spec is not None
         for ref in roles.values():
