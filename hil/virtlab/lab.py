@@ -142,7 +142,7 @@ class VirtualLab:
             state_file = self.root / name / "state.json"
             try:
                 vm_state = VmState.load(state_file)
-                out[name] = vm_state if VirtualMachine.pgid_alive(vm_state.pgid) else None
+                out[name] = vm_state if vm_state.alive() else None
             except (OSError, ValueError, TypeError):
                 out[name] = None
         return out

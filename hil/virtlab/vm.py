@@ -74,6 +74,24 @@ class VmState:
     accel: str
     kernel_release: str
     boot_seconds: float
+    leader_start: int | None = None
+    """Start time of the group's leader (clock ticks since the host booted): a
+    state.json that outlived its machine (a host restarted with /run kept) may
+    name a pgid that an unrelated process holds now.  None: written by an older
+    hil, the pgid is trusted."""
+
+    def alive(self) -> bool:
+        """The machine's own process group still runs something.
+
+        A pid is not reused while its process group exists, so a leader that
+        exited with QEMU still running is fine; a leader with another start
+        time is someone else's process, never to be signalled.
+        """
+        if self.leader_start is not None:
+            leader = proc_stat(self.pgid)
+            if leader is not None and leader.start_time != self.leader_start:
+                return False
+        return _alive(self.pgid)
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, indent=2)
@@ -302,6 +320,7 @@ class VirtualMachine:
             accel="kvm" if accel_kvm else "tcg",
             kernel_release=str(hello.get("kernel", "")),
             boot_seconds=round(time.monotonic() - start, 2),
+            leader_start=leader.start_time if (leader := proc_stat(pgid)) else None,
         )
         self.state_file.write_text(self.state.to_json())
         return hello
@@ -336,7 +355,7 @@ class VirtualMachine:
         if not self.state_file.exists():
             raise BootError(f"{self.spec.name} is not running (no {self.state_file})")
         state = VmState.load(self.state_file)
-        if not _alive(state.pgid):
+        if not state.alive():
             raise BootError(f"{self.spec.name}: its QEMU is gone; run `hil lab up` again")
         self._greet(state, timeout)
         self.state = state
@@ -397,7 +416,7 @@ class VirtualMachine:
 
     def running(self) -> bool:
         try:
-            return _alive(VmState.load(self.state_file).pgid)
+            return VmState.load(self.state_file).alive()
         except (OSError, ValueError, TypeError):
             return False
 
@@ -418,7 +437,7 @@ class VirtualMachine:
                 self._transport.call("poweroff", timeout=5)
                 asked = True
             self.disconnect()
-        if state is not None:
+        if state is not None and state.alive():
             # A guest that was not asked (hung, paused, no agent) is not waited for.
             deadline = time.monotonic() + (timeout if asked else 0)
             while _alive(state.pgid) and time.monotonic() < deadline:
@@ -426,10 +445,6 @@ class VirtualMachine:
             self._kill(state.pgid)
         self.state_file.unlink(missing_ok=True)
         self.state = None
-
-    @staticmethod
-    def pgid_alive(pgid: int) -> bool:
-        return _alive(pgid)
 
     @staticmethod
     def _kill(pgid: int) -> None:

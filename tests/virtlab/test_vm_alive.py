@@ -7,8 +7,10 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from hil.linux.procstat import proc_stat
-from hil.virtlab.vm import _alive
+from hil.virtlab.vm import VmState, _alive
 
 
 def test_a_group_with_a_running_process_is_alive() -> None:
@@ -34,3 +36,37 @@ def test_a_group_of_only_a_zombie_is_not() -> None:
     finally:
         child.wait()
     assert not _alive(child.pid)
+
+
+def _state(pgid: int, leader_start: int | None) -> VmState:
+    return VmState(
+        name="vm-test", pgid=pgid, agent_socket="", qmp_socket="", boot_log="",
+        persistent=True, accel="tcg", kernel_release="", boot_seconds=0.0,
+        leader_start=leader_start,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("recorded", ["same", "older hil"])
+def test_a_state_names_its_own_running_group(recorded: str) -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"],
+                             process_group=0)  # fmt: skip
+    try:
+        stat = proc_stat(child.pid)
+        assert stat is not None
+        assert _state(child.pid, stat.start_time if recorded == "same" else None).alive()
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_pgid_held_by_a_later_process_is_not_the_machine() -> None:
+    """A state.json that outlived its machine: the number now names someone else."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"],
+                             process_group=0)  # fmt: skip
+    try:
+        stat = proc_stat(child.pid)
+        assert stat is not None
+        assert not _state(child.pid, stat.start_time - 1).alive()
+    finally:
+        child.kill()
+        child.wait()
