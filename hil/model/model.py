@@ -124,32 +124,36 @@ class InterruptModel:
         number = self._steps if index is None else index
         self._steps = number + 1
         state = self._state
-        timing = type(step) is Affinity and self._timing_may_decide(step)
-        alternative_state = copy.deepcopy(state) if timing else None
+        if self._alternative_states:
+            self._alternative_states = []
+        if type(step) is Affinity and self._timing_may_decide(step):
+            return self._apply_racing(step, number)
         if state.cleanups:  # an armed timer has run by now; most steps arm none
             domain.run_cleanups(state)
-        outcome, found, relative = _run(state, step, number)
-        uncertain = found.uncertain
-        rules = tuple(state.rules_used)
-        alternatives: tuple[StepOutcome, ...] = ()
-        self._alternative_states = []
-        if alternative_state is not None:
-            alt, alt_found, alt_relative = _run(alternative_state, step, number)
-            if flatten(alt) != flatten(outcome):
-                alternatives = (alt,)
-                self._alternative_states.append(alternative_state)
-                uncertain |= alt_found.uncertain
-                relative = {**alt_relative, **relative}
-                rules += tuple(r for r in alternative_state.rules_used if r not in rules)
+        return _run(state, step, number)
+
+    def _apply_racing(self, step: Affinity, number: int) -> Prediction:
+        """A step whose outcome timing may decide: run it on a copy as if the cleanup
+        timer had not run yet; a different outcome becomes the alternative."""
+        state = self._state
+        alternative_state = copy.deepcopy(state)
+        if state.cleanups:
+            domain.run_cleanups(state)
+        main = _run(state, step, number)
+        alt = _run(alternative_state, step, number)
+        if flatten(alt.outcome) == flatten(main.outcome):
+            return main
+        self._alternative_states = [alternative_state]
+        rules = main.rules
         return _build(
             Prediction,
             {
-                "outcome": outcome,
-                "uncertain": frozenset(uncertain) if uncertain else _NOTHING_UNCERTAIN,
-                "relative": relative,
-                "alternatives": alternatives,
-                "within": found.within or _NO_BOUNDS,
-                "rules": rules,
+                "outcome": main.outcome,
+                "uncertain": main.uncertain | alt.uncertain,
+                "relative": {**alt.relative, **main.relative},
+                "alternatives": (alt.outcome,),
+                "within": main.within,
+                "rules": rules + tuple(r for r in alt.rules if r not in rules),
             },
         )
 
@@ -177,44 +181,38 @@ _NOTHING_UNCERTAIN: frozenset[str] = frozenset()
 """Shared by the many predictions sure of every field (a frozenset is immutable)."""
 
 
-def _run(
-    m: MachineState, step: Step, number: int
-) -> tuple[StepOutcome, _Handlers, dict[str, Relative]]:
-    """One step on `m`: its outcome, what its handler found, and the relative fields."""
+def _run(m: MachineState, step: Step, number: int) -> Prediction:
+    """One step on `m` and what the model says about it."""
     m.notes = []
     m.rules_used = []
-    m.trace = TraceBuilder() if isinstance(step, _TRACED_STEPS) else None
+    handler, traced = _HANDLERS.get(type(step), _NOT_A_STEP)
+    m.trace = TraceBuilder() if traced else None
     found = _Handlers(m)
-    handler = _HANDLERS.get(type(step))
     if handler is not None:
         handler(found, step)
     uncertain = found.uncertain
     relative: dict[str, Relative] = {}
-    views = [_view(m, vs, uncertain, relative) for vs in found.views]
+    views = []
+    for vs in found.views:  # a loop, not a comprehension (a call of its own in 3.11)
+        views.append(_view(m, vs, uncertain, relative))
     if found.gone:
         views += [_gone_view(vs) for vs in found.gone]
     deliveries = []
-    for key in found.watched:
-        counts = found.deliveries.get(key) if found.deliveries is not None else None
-        vs = m.devices[key[0]].vectors.get(key[1])
-        if counts is None:
-            per_cpu: tuple[tuple[int, int], ...] = ()
-            eventfd = 0 if vs is not None and vs.requested else None
-        else:
-            per_cpu = tuple(sorted(counts.items()))
-            eventfd = sum(counts.values()) if vs is not None and vs.requested else None
-        deliveries.append(
-            _build(
-                Delivery,
-                {"device": key[0], "entry": key[1], "per_cpu": per_cpu, "eventfd": eventfd},
-            )
-        )
+    if found.watched:
+        counted = found.deliveries
+        for key in found.watched:
+            counts = counted.get(key) if counted is not None else None
+            target = m.devices[key[0]].vectors.get(key[1])
+            requested = target is not None and target.requested
+            deliveries.append(_delivery(key, counts, requested))
     trace = None
     if m.trace is not None:
         trace = tuple(m.trace.lines)
         m.trace = None
-    outcome = _build(
-        StepOutcome,
+    outcome = _new(StepOutcome)  # `_build`, inlined: every step makes one
+    _set_attribute(
+        outcome,
+        "__dict__",
         {
             "step": number,
             "action": describe(step),
@@ -229,10 +227,34 @@ def _run(
             "kernel_writes": None,  # evidence the lab records; never predicted
         },
     )
-    return outcome, found, relative
+    prediction = _new(Prediction)
+    _set_attribute(
+        prediction,
+        "__dict__",
+        {
+            "outcome": outcome,
+            "uncertain": frozenset(uncertain) if uncertain else _NOTHING_UNCERTAIN,
+            "relative": relative,
+            "alternatives": (),
+            "within": found.within or _NO_BOUNDS,
+            "rules": tuple(m.rules_used),
+        },
+    )
+    return prediction
 
 
-_TRACED_STEPS = (Enable, Request)
+def _delivery(key: tuple[str, int], counts: dict[int, int] | None, requested: bool) -> Delivery:
+    """Where one watched vector's interrupts went; its eventfd counts them if requested."""
+    if counts is None:
+        per_cpu: tuple[tuple[int, int], ...] = ()
+        eventfd = 0 if requested else None
+    else:
+        per_cpu = tuple(sorted(counts.items()))
+        eventfd = sum(counts.values()) if requested else None
+    return _build(
+        Delivery, {"device": key[0], "entry": key[1], "per_cpu": per_cpu, "eventfd": eventfd}
+    )
+
 
 _T = TypeVar("_T")
 
@@ -621,21 +643,28 @@ class _Handlers:
         """One write by device `sender`; tallies deliveries, lost and spurious."""
         landing = land(self.m, message, irte)
         r = self
-        r.lost = r.lost or 0
-        r.spurious = r.spurious or 0
+        if r.lost is None:
+            r.lost = 0
+        if r.spurious is None:
+            r.spurious = 0
         irq = landing.irq
         if landing.kind is LandingKind.DELIVERED and irq is not None:
-            if irq.device is not None and irq.entry is not None:
-                key = (irq.device, irq.entry)
-                if r.deliveries is None:
-                    r.deliveries = {}
-                counts = r.deliveries.setdefault(key, {})
+            device, entry = irq.device, irq.entry
+            if device is not None and entry is not None:
+                key = (device, entry)
                 cpu = landing.cpu or 0
-                counts[cpu] = counts.get(cpu, 0) + 1
+                deliveries = r.deliveries
+                counts = None if deliveries is None else deliveries.get(key)
+                if counts is not None:
+                    counts[cpu] = counts.get(cpu, 0) + 1
+                elif deliveries is None:
+                    r.deliveries = {key: {cpu: 1}}
+                else:
+                    deliveries[key] = {cpu: 1}
                 if key not in r.watched:
                     r.watched.append(key)
                 if irq.placement_uncertain:
-                    r.uncertain.add(f"delivered.{irq.device}[{irq.entry}].per_cpu")
+                    r.uncertain.add(f"delivered.{device}[{entry}].per_cpu")
             if irq.device != sender:
                 r.lost += 1
                 who = f"{irq.device}[{irq.entry}]" if irq.device else f"irq {irq.number}"
@@ -985,19 +1014,23 @@ class _Handlers:
         return out
 
 
-_HANDLERS: dict[type, Callable[[_Handlers, Any], None]] = {
-    Enable: _Handlers.enable,
-    Request: _Handlers.request_step,
-    Release: _Handlers.release_step,
-    Affinity: _Handlers.affinity,
-    Fire: _Handlers.fire,
-    FireWhileMoving: _Handlers.fire_while_moving,
-    Store: _Handlers.store,
-    FireStored: _Handlers.fire_stored,
-    CpuOffline: _Handlers.cpu_offline,
-    CpuOnline: _Handlers.cpu_online,
-    Disable: _Handlers.disable,
+_HANDLERS: dict[type, tuple[Callable[[_Handlers, Any], None], bool]] = {
+    Enable: (_Handlers.enable, True),
+    Request: (_Handlers.request_step, True),
+    Release: (_Handlers.release_step, False),
+    Affinity: (_Handlers.affinity, False),
+    Fire: (_Handlers.fire, False),
+    FireWhileMoving: (_Handlers.fire_while_moving, False),
+    Store: (_Handlers.store, False),
+    FireStored: (_Handlers.fire_stored, False),
+    CpuOffline: (_Handlers.cpu_offline, False),
+    CpuOnline: (_Handlers.cpu_online, False),
+    Disable: (_Handlers.disable, False),
 }
-"""The handler of each step class (steps are final dataclasses: no subclasses)."""
+"""The handler of each step class (steps are final dataclasses: no subclasses), and
+whether the step predicts a trace (the steps that allocate vectors)."""
+
+_NOT_A_STEP: tuple[None, bool] = (None, False)
+"""`describe` then raises the TypeError."""
 
 __all__ = ["DeviceCaps", "InterruptModel", "ModelFaults"]

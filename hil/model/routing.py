@@ -37,12 +37,22 @@ class LandingKind(StrEnum):
 
 
 class Landing(NamedTuple):
-    """One write's fate; a tuple, not a frozen dataclass: every fire makes one."""
+    """One write's fate; a tuple, not a frozen dataclass: every fire makes one.
+
+    Made below as `_landing(Landing, (...))`, tuple.__new__ in C: the class's own
+    __new__ is Python code (a call per fire), and the fates that name no CPU are
+    shared constants."""
 
     kind: LandingKind
     cpu: int | None = None
     vector: int | None = None
     irq: IrqState | None = None
+
+
+_landing = tuple.__new__
+_UNKNOWN = Landing(LandingKind.UNKNOWN)
+_NOT_INTERRUPT = Landing(LandingKind.NOT_INTERRUPT)
+_DMAR_FAULT = Landing(LandingKind.DMAR_FAULT)
 
 
 def irte_key(ref: IrteRef) -> tuple[str | None, int] | None:
@@ -70,15 +80,15 @@ def _compat_target(m: MachineState, message: MsiMessage) -> tuple[int | None, in
 def land(m: MachineState, message: MsiMessage | None, irte: IrteRef | None) -> Landing:
     """Route one device write and run the receiving CPU's side of it."""
     if message is None:
-        return Landing(LandingKind.UNKNOWN)
+        return _UNKNOWN
     if message.address & 0xFFF00000 != MSI_ADDRESS_BASE:
         # The low word's 0xFEExxxxx window, read without the address_lo property
         # (a call per fire): the mask keeps no bit of the high word anyway.
-        return Landing(LandingKind.NOT_INTERRUPT)
+        return _NOT_INTERRUPT
     if m.remapped:
         key = None if irte is None else irte_key(irte)
         if key is None:
-            return Landing(LandingKind.UNKNOWN)
+            return _UNKNOWN
         owner = m.irte_owner.get(key)
         if (
             owner is None
@@ -87,11 +97,11 @@ def land(m: MachineState, message: MsiMessage | None, irte: IrteRef | None) -> L
             and irte.symbol
             and m.intel_irte.may_be_reused(irte.symbol)
         ):
-            return Landing(LandingKind.UNKNOWN)
+            return _UNKNOWN
         if owner is None or not owner.ir_present:
-            return Landing(LandingKind.DMAR_FAULT)
+            return _DMAR_FAULT
         if owner.cfg_cpu is None or owner.cfg_vector is None:
-            return Landing(LandingKind.DMAR_FAULT)
+            return _DMAR_FAULT
         return dispatch(m, owner.cfg_cpu, owner.cfg_vector)
     cpu, vector = _compat_target(m, message)
     return dispatch(m, cpu, vector)
@@ -100,15 +110,16 @@ def land(m: MachineState, message: MsiMessage | None, irte: IrteRef | None) -> L
 def dispatch(m: MachineState, cpu: int | None, vector: int) -> Landing:
     """common_interrupt on `cpu`: vector_irq[vector] decides."""
     if cpu is None or cpu not in m.all_cpus:
-        return Landing(LandingKind.NO_HANDLER, cpu, vector)
+        return _landing(Landing, (LandingKind.NO_HANDLER, cpu, vector, None))
     if cpu not in m.online:
-        return Landing(LandingKind.OFFLINE, cpu, vector)
+        return _landing(Landing, (LandingKind.OFFLINE, cpu, vector, None))
     if vector >= m.rules.first_system_vector:
-        return Landing(LandingKind.SPURIOUS, cpu, vector)
+        return _landing(Landing, (LandingKind.SPURIOUS, cpu, vector, None))
     owner = m.vector_irq.get((cpu, vector))
     if owner is None:
-        return Landing(LandingKind.NO_HANDLER, cpu, vector)
+        return _landing(Landing, (LandingKind.NO_HANDLER, cpu, vector, None))
     if not owner.started:
-        return Landing(LandingKind.UNSTARTED, cpu, vector, owner)
-    ack_interrupt(m, owner, cpu)
-    return Landing(LandingKind.DELIVERED, cpu, vector, owner)
+        return _landing(Landing, (LandingKind.UNSTARTED, cpu, vector, owner))
+    if owner.move_in_progress or owner.pending is not None:
+        ack_interrupt(m, owner, cpu)  # else it has nothing to do: most fires
+    return _landing(Landing, (LandingKind.DELIVERED, cpu, vector, owner))
