@@ -49,6 +49,7 @@ from hil.model.steps import (
     Step,
     Store,
     describe,
+    label_maker,
 )
 from hil.model.trace import TraceBuilder
 from hil.model.verdict import flatten
@@ -84,6 +85,9 @@ class InterruptModel:
             self._state.devices[cap.name] = DeviceState(cap)
         self._steps = 0
         self._alternative_states: list[MachineState] = []
+        self._races = self._state.remapped and self._state.rules.cleanup_by_timer
+        """Affinity writes can race the cleanup timer (`_timing_may_decide`): fixed for
+        the machine's life, and asked on every affinity step."""
 
     # -- read-only views -------------------------------------------------------
 
@@ -126,7 +130,7 @@ class InterruptModel:
         state = self._state
         if self._alternative_states:
             self._alternative_states = []
-        if type(step) is Affinity and self._timing_may_decide(step):
+        if type(step) is Affinity and self._races and self._timing_may_decide(step):
             return self._apply_racing(step, number)
         if state.cleanups:  # an armed timer has run by now; most steps arm none
             domain.run_cleanups(state)
@@ -185,7 +189,7 @@ def _run(m: MachineState, step: Step, number: int) -> Prediction:
     """One step on `m` and what the model says about it."""
     m.notes = []
     m.rules_used = []
-    handler, traced = _HANDLERS.get(type(step), _NOT_A_STEP)
+    handler, traced, label = _HANDLERS.get(type(step), _NOT_A_STEP)
     m.trace = TraceBuilder() if traced else None
     found = _Handlers(m)
     if handler is not None:
@@ -215,7 +219,7 @@ def _run(m: MachineState, step: Step, number: int) -> Prediction:
         "__dict__",
         {
             "step": number,
-            "action": describe(step),
+            "action": label(step),
             "errno": found.errno,
             "granted": found.granted,
             "vectors": tuple(views),
@@ -316,9 +320,19 @@ def _view(
     last = vs.last_view
     if last is not None and last[0] == made_from:
         return last[1]
-    effective = irq.effective
-    view = _build(
-        VectorView,
+    # `_affinity_tuple`'s common cases, inlined: the default and the full mask.
+    full = shown is None or shown is m.all_cpus
+    affinity = m.all_cpus_tuple if full else _affinity_tuple(m, shown)
+    override = irq.effective_override
+    cpu = irq.cfg_cpu
+    if override is not None:
+        effective: tuple[int, ...] | None = _affinity_tuple(m, override)
+    else:  # IrqState.effective's frozenset of the config's CPU, as its tuple
+        effective = None if cpu is None else (cpu,)
+    view = _new(VectorView)
+    _set_attribute(
+        view,
+        "__dict__",
         {
             "device": vs.device,
             "index": vs.index,
@@ -326,10 +340,10 @@ def _view(
             "allocated": True,
             "requested": vs.requested,
             "irq": number,
-            "cpu": irq.cfg_cpu,
+            "cpu": cpu,
             "vector": vector,
-            "affinity": _affinity_tuple(m, shown),
-            "effective": None if effective is None else _affinity_tuple(m, effective),
+            "affinity": affinity,
+            "effective": effective,
             "message": message,
             "masked": masked,
         },
@@ -1014,23 +1028,26 @@ class _Handlers:
         return out
 
 
-_HANDLERS: dict[type, tuple[Callable[[_Handlers, Any], None], bool]] = {
-    Enable: (_Handlers.enable, True),
-    Request: (_Handlers.request_step, True),
-    Release: (_Handlers.release_step, False),
-    Affinity: (_Handlers.affinity, False),
-    Fire: (_Handlers.fire, False),
-    FireWhileMoving: (_Handlers.fire_while_moving, False),
-    Store: (_Handlers.store, False),
-    FireStored: (_Handlers.fire_stored, False),
-    CpuOffline: (_Handlers.cpu_offline, False),
-    CpuOnline: (_Handlers.cpu_online, False),
-    Disable: (_Handlers.disable, False),
+_HANDLERS: dict[type, tuple[Callable[[_Handlers, Any], None], bool, Callable[[Any], str]]] = {
+    cls: (handler, cls in (Enable, Request), label_maker(cls))
+    for cls, handler in (
+        (Enable, _Handlers.enable),
+        (Request, _Handlers.request_step),
+        (Release, _Handlers.release_step),
+        (Affinity, _Handlers.affinity),
+        (Fire, _Handlers.fire),
+        (FireWhileMoving, _Handlers.fire_while_moving),
+        (Store, _Handlers.store),
+        (FireStored, _Handlers.fire_stored),
+        (CpuOffline, _Handlers.cpu_offline),
+        (CpuOnline, _Handlers.cpu_online),
+        (Disable, _Handlers.disable),
+    )
 }
-"""The handler of each step class (steps are final dataclasses: no subclasses), and
-whether the step predicts a trace (the steps that allocate vectors)."""
+"""The handler of each step class (steps are final dataclasses: no subclasses), whether
+the step predicts a trace (the steps that allocate vectors), and its `describe`."""
 
-_NOT_A_STEP: tuple[None, bool] = (None, False)
+_NOT_A_STEP = (None, False, describe)
 """`describe` then raises the TypeError."""
 
 __all__ = ["DeviceCaps", "InterruptModel", "ModelFaults"]

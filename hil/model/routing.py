@@ -65,16 +65,21 @@ def irte_key(ref: IrteRef) -> tuple[str | None, int] | None:
 
 
 def _compat_target(m: MachineState, message: MsiMessage) -> tuple[int | None, int]:
-    dest = message.destination | (message.address_hi & 0xFFFFFF00)
-    if message.logical and m.apic_mode is ApicMode.LOGICAL_FLAT:
+    """The CPU and vector a compat-format message names.  MsiMessage's `destination`,
+    `address_hi`, `logical` and `vector` read from local variables: each property is
+    a call, and every non-remapped fire asks them."""
+    address = message.address
+    low = address & 0xFFFFFFFF
+    dest = (low >> 12) & 0xFF | ((address >> 32) & 0xFFFFFF00)
+    if low & 0x4 and m.apic_mode is ApicMode.LOGICAL_FLAT:
         cpu = (dest & -dest).bit_length() - 1 if dest else None
-    elif message.logical:
+    elif low & 0x4:
         cluster, bits = dest >> 16, dest & 0xFFFF
         apicid = (cluster << 4) | ((bits & -bits).bit_length() - 1) if bits else None
         cpu = None if apicid is None else m.cpu_of_apicid(apicid)
     else:
         cpu = m.cpu_of_apicid(dest)
-    return cpu, message.vector
+    return cpu, message.data & 0xFF
 
 
 def land(m: MachineState, message: MsiMessage | None, irte: IrteRef | None) -> Landing:

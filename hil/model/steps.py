@@ -172,6 +172,12 @@ _DESCRIBERS: dict[type, Callable[[Any], str]] = {
 class patterns in turn (the model labels every step it predicts)."""
 
 
+def label_maker(cls: type) -> Callable[[Any], str]:
+    """`describe` of the steps of class `cls`, fetched once: the model keeps it beside the
+    class's handler and saves a call per step."""
+    return _DESCRIBERS[cls]
+
+
 def describe(step: Step) -> str:
     """A short human label for reports: `affinity edu[0] -> 1-2`."""
     describer = _DESCRIBERS.get(type(step))
