@@ -130,7 +130,12 @@ class InterruptModel:
         state = self._state
         if self._alternative_states:
             self._alternative_states = []
-        if type(step) is Affinity and self._races and self._timing_may_decide(step):
+        if (
+            type(step) is Affinity
+            and state.cleanups  # holds every irq whose cleanup is pending, if any is
+            and self._races
+            and self._timing_may_decide(step)
+        ):
             return self._apply_racing(step, number)
         if state.cleanups:  # an armed timer has run by now; most steps arm none
             domain.run_cleanups(state)
@@ -196,41 +201,43 @@ def _run(m: MachineState, step: Step, number: int) -> Prediction:
         handler(found, step)
     uncertain = found.uncertain
     relative: dict[str, Relative] = {}
-    views = []
-    for vs in found.views:  # a loop, not a comprehension (a call of its own in 3.11)
-        views.append(_view(m, vs, uncertain, relative))
+    shown = found.views
+    if len(shown) == 1:  # most steps show one vector: no list to build and copy
+        views: tuple[VectorView, ...] = (_view(m, shown[0], uncertain, relative),)
+    else:
+        views = tuple([_view(m, vs, uncertain, relative) for vs in shown])
     if found.gone:
-        views += [_gone_view(vs) for vs in found.gone]
-    deliveries = []
+        views += tuple([_gone_view(vs) for vs in found.gone])
+    deliveries: tuple[Delivery, ...] = ()
     if found.watched:
         counted = found.deliveries
+        made = []
         for key in found.watched:
             counts = counted.get(key) if counted is not None else None
-            target = m.devices[key[0]].vectors.get(key[1])
-            requested = target is not None and target.requested
-            deliveries.append(_delivery(key, counts, requested))
-    trace = None
+            made.append(_delivery(key, counts, m.devices[key[0]].vectors.get(key[1])))
+        deliveries = tuple(made)
+    # The outcome's instance dict: a copy of the defaults (a C-level copy of a dict of
+    # the same keys, cheaper than a literal of eleven) with this step's own values.
+    fields = _OUTCOME_DEFAULTS.copy()
+    fields["step"] = number
+    fields["action"] = label(step)
+    fields["vectors"] = views
+    fields["deliveries"] = deliveries
+    if found.errno is not None:
+        fields["errno"] = found.errno
+    if found.granted is not None:
+        fields["granted"] = found.granted
+    if found.lost is not None:
+        fields["lost"] = found.lost
+    if found.spurious is not None:
+        fields["spurious"] = found.spurious
     if m.trace is not None:
-        trace = tuple(m.trace.lines)
+        fields["trace"] = tuple(m.trace.lines)
         m.trace = None
+    if m.notes:
+        fields["notes"] = tuple(m.notes)
     outcome = _new(StepOutcome)  # `_build`, inlined: every step makes one
-    _set_attribute(
-        outcome,
-        "__dict__",
-        {
-            "step": number,
-            "action": label(step),
-            "errno": found.errno,
-            "granted": found.granted,
-            "vectors": tuple(views),
-            "deliveries": tuple(deliveries),
-            "lost": found.lost,
-            "spurious": found.spurious,
-            "trace": trace,
-            "notes": tuple(m.notes),
-            "kernel_writes": None,  # evidence the lab records; never predicted
-        },
-    )
+    _set_attribute(outcome, "__dict__", fields)
     prediction = _new(Prediction)
     _set_attribute(
         prediction,
@@ -247,17 +254,46 @@ def _run(m: MachineState, step: Step, number: int) -> Prediction:
     return prediction
 
 
-def _delivery(key: tuple[str, int], counts: dict[int, int] | None, requested: bool) -> Delivery:
-    """Where one watched vector's interrupts went; its eventfd counts them if requested."""
+_OUTCOME_DEFAULTS: dict[str, object] = {
+    "step": 0,
+    "action": "",
+    "errno": None,
+    "granted": None,
+    "vectors": (),
+    "deliveries": (),
+    "lost": None,
+    "spurious": None,
+    "trace": None,
+    "notes": (),
+    "kernel_writes": None,  # evidence the lab records; never predicted
+}
+"""Every StepOutcome field in declaration order, at its value when a step left it unset."""
+
+
+def _delivery(
+    key: tuple[str, int], counts: dict[int, int] | None, target: VectorState | None
+) -> Delivery:
+    """Where one watched vector's interrupts went; its eventfd counts them if requested.
+    The vector's last Delivery is shared when it says the same (most fires repeat it)."""
+    requested = target is not None and target.requested
     if counts is None:
         per_cpu: tuple[tuple[int, int], ...] = ()
         eventfd = 0 if requested else None
     else:
-        per_cpu = tuple(sorted(counts.items()))
+        per_cpu = tuple(sorted(counts.items())) if len(counts) > 1 else tuple(counts.items())
         eventfd = sum(counts.values()) if requested else None
-    return _build(
+    if target is None:
+        return _build(
+            Delivery, {"device": key[0], "entry": key[1], "per_cpu": per_cpu, "eventfd": eventfd}
+        )
+    last = target.last_delivery
+    if last is not None and last.per_cpu == per_cpu and last.eventfd == eventfd:
+        return last
+    delivery = _build(
         Delivery, {"device": key[0], "entry": key[1], "per_cpu": per_cpu, "eventfd": eventfd}
     )
+    target.last_delivery = delivery
+    return delivery
 
 
 _T = TypeVar("_T")

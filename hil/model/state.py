@@ -17,7 +17,7 @@ from hil.model.matrix import VectorMatrix
 from hil.model.numbers import IrqNumbers
 from hil.model.remap import AMD_IRTE_ENTRIES, INTEL_IRTE_ENTRIES, IrteRef, IrteTable
 from hil.model.trace import TraceBuilder
-from hil.model.vocabulary import ApicMode, IrqIndex, IrType, MsiMessage, VectorView
+from hil.model.vocabulary import ApicMode, Delivery, IrqIndex, IrType, MsiMessage, VectorView
 
 
 @dataclass(eq=False)
@@ -95,6 +95,8 @@ class VectorState:
     last_view: tuple[tuple[object, ...], VectorView] | None = field(default=None, init=False)
     """The last view made of this vector and what it was made from: most steps show
     vectors they did not change, and a frozen view costs more to build than to reuse."""
+    last_delivery: Delivery | None = field(default=None, init=False)
+    """The last Delivery reported for this vector, shared likewise (`model._delivery`)."""
 
     def __post_init__(self) -> None:
         self.key = f"{self.device}.{self.index.value}[{self.entry}]"
