@@ -22,7 +22,7 @@ class MatrixError(Exception):
         self.errno = errno
 
 
-@dataclass
+@dataclass(slots=True)
 class _CpuMap:
     used: int = 0
     """Bitmap of allocated (non-managed and managed) vectors."""

@@ -258,7 +258,8 @@ def _fire_quick(m: MachineState, step: Fire, number: int, action: str) -> Predic
     irq = vs.irq
     m.rules_used.append("fire-current-cpu")  # the step's first rule: `rule` need not look
     landing = land(m, vs.message, irq.irte)
-    if landing.kind is not LandingKind.DELIVERED or landing.irq is not irq:
+    kind, cpu, _, owner = landing  # unpacked: a NamedTuple field read is a descriptor call
+    if kind is not LandingKind.DELIVERED or owner is not irq:
         found = _Handlers(m)  # as `fire` leaves it before its `send`
         found.watched.append((step.device, step.entry))
         found.lost = found.spurious = 0
@@ -273,7 +274,7 @@ def _fire_quick(m: MachineState, step: Fire, number: int, action: str) -> Predic
     fields["step"] = number
     fields["action"] = action
     fields["vectors"] = (_view(m, vs, uncertain, relative),)
-    per_cpu = ((landing.cpu or 0, 1),)
+    per_cpu = ((cpu or 0, 1),)
     eventfd = 1 if vs.requested else None
     fields["deliveries"] = (_shared_delivery((step.device, step.entry), per_cpu, eventfd, vs),)
     fields["lost"] = 0
@@ -768,12 +769,12 @@ class _Handlers:
             r.lost = 0
         if r.spurious is None:
             r.spurious = 0
-        irq = landing.irq
-        if landing.kind is LandingKind.DELIVERED and irq is not None:
+        kind, landed, _, irq = landing  # unpacked: a NamedTuple field read is a call
+        if kind is LandingKind.DELIVERED and irq is not None:
             device, entry = irq.device, irq.entry
             if device is not None and entry is not None:
                 key = (device, entry)
-                cpu = landing.cpu or 0
+                cpu = landed or 0
                 deliveries = r.deliveries
                 counts = None if deliveries is None else deliveries.get(key)
                 if counts is not None:

@@ -20,7 +20,7 @@ from hil.model.trace import TraceBuilder
 from hil.model.vocabulary import ApicMode, Delivery, IrqIndex, IrType, MsiMessage, VectorView
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class IrqState:
     """One Linux irq: irq_desc plus the vector domain's apic_chip_data."""
 
@@ -75,7 +75,7 @@ class IrqState:
         return None if self.cfg_cpu is None else frozenset((self.cfg_cpu,))
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class VectorState:
     """One allocated entry of a device's MSI/MSI-X space (the device side)."""
 
@@ -111,7 +111,7 @@ class StoredMessage:
     irte: IrteRef | None
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class DeviceState:
     caps: DeviceCaps
     index: IrqIndex | None = None
@@ -119,9 +119,12 @@ class DeviceState:
     stored: StoredMessage | None = None
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class MachineState:
-    """Everything a step can change, in one object (deep-copied for alternatives)."""
+    """Everything a step can change, in one object (deep-copied for alternatives).
+
+    Slotted: with more than 30 attributes its instance dict would not share keys,
+    and every step reads a few dozen of them."""
 
     rules: KernelRules
     ir: IrType
