@@ -6,6 +6,11 @@ from dataclasses import dataclass
 
 from hil.model.vocabulary import IrqIndex
 
+_MSIX = IrqIndex.MSIX
+_MSI = IrqIndex.MSI
+"""Bound once: in Python 3.11 an enum member read goes through the enum metaclass and
+costs about ten plain reads, and every request asks."""
+
 
 @dataclass(frozen=True)
 class DeviceCaps:
@@ -29,8 +34,8 @@ class DeviceCaps:
     def capacity(self, index: IrqIndex) -> int:
         """The count VFIO_DEVICE_GET_IRQ_INFO reports, which SET_IRQS validates against.
         (Compared in turn, not looked up in a dict made on every call: every request asks.)"""
-        if index == IrqIndex.MSIX:
+        if index == _MSIX:
             return self.msix_size
-        if index == IrqIndex.MSI:
+        if index == _MSI:
             return self.msi_max
         return self.ims_size

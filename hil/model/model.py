@@ -185,6 +185,10 @@ class InterruptModel:
 # -- one step -------------------------------------------------------------------------
 
 
+_DELIVERED = LandingKind.DELIVERED
+"""Bound once: in Python 3.11 an enum member read goes through the enum metaclass and
+costs about ten plain reads, and every fire asks."""
+
 _NO_BOUNDS: Mapping[str, tuple[int, ...]] = MappingProxyType({})
 _NOTHING_UNCERTAIN: frozenset[str] = frozenset()
 """Shared by the many predictions sure of every field (a frozenset is immutable)."""
@@ -197,8 +201,8 @@ def _run(m: MachineState, step: Step, number: int) -> Prediction:
     handler, traced, label = _HANDLERS.get(type(step), _NOT_A_STEP)
     m.trace = TraceBuilder() if traced else None
     action = label(step)
-    if handler is _Handlers.fire:
-        quick = _fire_quick(m, step, number, action)  # type: ignore[arg-type]
+    if type(step) is Fire:
+        quick = _fire_quick(m, step, number, action)
         if quick is not None:
             return quick
     found = _Handlers(m)
@@ -259,7 +263,7 @@ def _fire_quick(m: MachineState, step: Fire, number: int, action: str) -> Predic
     m.rules_used.append("fire-current-cpu")  # the step's first rule: `rule` need not look
     landing = land(m, vs.message, irq.irte)
     kind, cpu, _, owner = landing  # unpacked: a NamedTuple field read is a descriptor call
-    if kind is not LandingKind.DELIVERED or owner is not irq:
+    if kind is not _DELIVERED or owner is not irq:
         found = _Handlers(m)  # as `fire` leaves it before its `send`
         found.watched.append((step.device, step.entry))
         found.lost = found.spurious = 0
@@ -770,7 +774,7 @@ class _Handlers:
         if r.spurious is None:
             r.spurious = 0
         kind, landed, _, irq = landing  # unpacked: a NamedTuple field read is a call
-        if kind is LandingKind.DELIVERED and irq is not None:
+        if kind is _DELIVERED and irq is not None:
             device, entry = irq.device, irq.entry
             if device is not None and entry is not None:
                 key = (device, entry)

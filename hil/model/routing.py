@@ -50,6 +50,15 @@ class Landing(NamedTuple):
 
 
 _landing = tuple.__new__
+
+# Enum members bound once at import: in Python 3.11 reading `LandingKind.DELIVERED`
+# goes through the enum metaclass and costs about ten plain reads, on every fire.
+_DELIVERED = LandingKind.DELIVERED
+_NO_HANDLER = LandingKind.NO_HANDLER
+_OFFLINE = LandingKind.OFFLINE
+_SPURIOUS = LandingKind.SPURIOUS
+_UNSTARTED = LandingKind.UNSTARTED
+_LOGICAL_FLAT = ApicMode.LOGICAL_FLAT
 _UNKNOWN = Landing(LandingKind.UNKNOWN)
 _NOT_INTERRUPT = Landing(LandingKind.NOT_INTERRUPT)
 _DMAR_FAULT = Landing(LandingKind.DMAR_FAULT)
@@ -71,7 +80,7 @@ def _compat_target(m: MachineState, message: MsiMessage) -> tuple[int | None, in
     address = message.address
     low = address & 0xFFFFFFFF
     dest = (low >> 12) & 0xFF | ((address >> 32) & 0xFFFFFF00)
-    if low & 0x4 and m.apic_mode is ApicMode.LOGICAL_FLAT:
+    if low & 0x4 and m.apic_mode is _LOGICAL_FLAT:
         cpu = (dest & -dest).bit_length() - 1 if dest else None
     elif low & 0x4:
         cluster, bits = dest >> 16, dest & 0xFFFF
@@ -115,16 +124,16 @@ def land(m: MachineState, message: MsiMessage | None, irte: IrteRef | None) -> L
 def dispatch(m: MachineState, cpu: int | None, vector: int) -> Landing:
     """common_interrupt on `cpu`: vector_irq[vector] decides."""
     if cpu is None or cpu not in m.all_cpus:
-        return _landing(Landing, (LandingKind.NO_HANDLER, cpu, vector, None))
+        return _landing(Landing, (_NO_HANDLER, cpu, vector, None))
     if cpu not in m.online:
-        return _landing(Landing, (LandingKind.OFFLINE, cpu, vector, None))
+        return _landing(Landing, (_OFFLINE, cpu, vector, None))
     if vector >= m.rules.first_system_vector:
-        return _landing(Landing, (LandingKind.SPURIOUS, cpu, vector, None))
+        return _landing(Landing, (_SPURIOUS, cpu, vector, None))
     owner = m.vector_irq.get((cpu, vector))
     if owner is None:
-        return _landing(Landing, (LandingKind.NO_HANDLER, cpu, vector, None))
+        return _landing(Landing, (_NO_HANDLER, cpu, vector, None))
     if not owner.started:
-        return _landing(Landing, (LandingKind.UNSTARTED, cpu, vector, owner))
+        return _landing(Landing, (_UNSTARTED, cpu, vector, owner))
     if owner.move_in_progress or owner.pending is not None:
         ack_interrupt(m, owner, cpu)  # else it has nothing to do: most fires
-    return _landing(Landing, (LandingKind.DELIVERED, cpu, vector, owner))
+    return _landing(Landing, (_DELIVERED, cpu, vector, owner))

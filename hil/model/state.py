@@ -251,7 +251,7 @@ class MachineState:
         self.matrix.set_online(cpu, online)
 
     def irte_table(self, device: str) -> IrteTable:
-        if self.ir is IrType.AMD:
+        if self.ir is _AMD:
             table = IrteTable(0, AMD_IRTE_ENTRIES, name=f"amd:{device}")
             return self.amd_irte.setdefault(device, table)
         return self.intel_irte
@@ -261,6 +261,11 @@ class MachineState:
             self._apic_to_cpu.clear()
             self._apic_to_cpu.update({a: c for c, a in self.apicid.items()})
         return self._apic_to_cpu.get(apicid)
+
+
+_AMD = IrType.AMD
+"""Bound once: in Python 3.11 an enum member read goes through the enum metaclass and
+costs about ten plain reads, and every IRTE allocation and free asks."""
 
 
 def irq_order(irq: IrqState) -> tuple[int, int, int]:
