@@ -22,7 +22,7 @@ class MatrixError(Exception):
         self.errno = errno
 
 
-@dataclass
+@dataclass(slots=True)
 class _CpuMap:
     used: int = 0
     """Bitmap of allocated (non-managed and managed) vectors."""
@@ -193,24 +193,28 @@ class VectorMatrix:
         cm.allocated += 1
         self._set_available(cpu, cm, cm.available - 1)
 
-    def alloc_on(self, cpu: int, reserved: bool = False) -> int:
-        """matrix_alloc_area + accounting on a chosen CPU: the lowest free bit."""
-        vector = self.lowest_free(cpu)
-        if vector is None:
-            raise MatrixError("ENOSPC", f"no free vector on CPU {cpu}")
-        self.assign(cpu, vector)
-        if reserved:
-            self.global_reserved = max(0, self.global_reserved - 1)
-        return vector
-
     def alloc(self, mask: Collection[int] | None = None, reserved: bool = False) -> tuple[int, int]:
-        """irq_matrix_alloc: (cpu, vector) on the best CPU of `mask` (None: any online)."""
-        if mask is not None and not mask:
+        """irq_matrix_alloc: (cpu, vector) on the best CPU of `mask` (None: any online),
+        the lowest free bit there (matrix_alloc_area)."""
+        if mask is None:
+            cpu = self._buckets.best(self._ties_high)
+        elif not mask:
             raise MatrixError("EINVAL", "empty mask")
-        cpu = self.best_cpu(mask)
+        else:
+            cpu = self.best_cpu(mask)
         if cpu is None:
             raise MatrixError("ENOSPC", "no online CPU with a free vector in the mask")
-        return cpu, self.alloc_on(cpu, reserved)
+        cm = self._maps[cpu]
+        free = self._allocatable_mask & ~cm.used  # `lowest_free`, inlined: every allocation
+        if not free:
+            raise MatrixError("ENOSPC", f"no free vector on CPU {cpu}")
+        vector = (free & -free).bit_length() - 1
+        cm.used |= 1 << vector
+        cm.allocated += 1
+        self._set_available(cpu, cm, cm.available - 1)
+        if reserved:
+            self.global_reserved = max(0, self.global_reserved - 1)
+        return cpu, vector
 
     def free(self, cpu: int, vector: int, managed: bool = False) -> None:
         cm = self._maps[cpu]

@@ -49,6 +49,7 @@ from hil.model.steps import (
     Step,
     Store,
     describe,
+    label_maker,
 )
 from hil.model.trace import TraceBuilder
 from hil.model.verdict import flatten
@@ -84,6 +85,9 @@ class InterruptModel:
             self._state.devices[cap.name] = DeviceState(cap)
         self._steps = 0
         self._alternative_states: list[MachineState] = []
+        self._races = self._state.remapped and self._state.rules.cleanup_by_timer
+        """Affinity writes can race the cleanup timer (`_timing_may_decide`): fixed for
+        the machine's life, and asked on every affinity step."""
 
     # -- read-only views -------------------------------------------------------
 
@@ -124,32 +128,41 @@ class InterruptModel:
         number = self._steps if index is None else index
         self._steps = number + 1
         state = self._state
-        timing = type(step) is Affinity and self._timing_may_decide(step)
-        alternative_state = copy.deepcopy(state) if timing else None
+        if self._alternative_states:
+            self._alternative_states = []
+        if (
+            type(step) is Affinity
+            and state.cleanups  # holds every irq whose cleanup is pending, if any is
+            and self._races
+            and self._timing_may_decide(step)
+        ):
+            return self._apply_racing(step, number)
         if state.cleanups:  # an armed timer has run by now; most steps arm none
             domain.run_cleanups(state)
-        outcome, found, relative = _run(state, step, number)
-        uncertain = found.uncertain
-        rules = tuple(state.rules_used)
-        alternatives: tuple[StepOutcome, ...] = ()
-        self._alternative_states = []
-        if alternative_state is not None:
-            alt, alt_found, alt_relative = _run(alternative_state, step, number)
-            if flatten(alt) != flatten(outcome):
-                alternatives = (alt,)
-                self._alternative_states.append(alternative_state)
-                uncertain |= alt_found.uncertain
-                relative = {**alt_relative, **relative}
-                rules += tuple(r for r in alternative_state.rules_used if r not in rules)
+        return _run(state, step, number)
+
+    def _apply_racing(self, step: Affinity, number: int) -> Prediction:
+        """A step whose outcome timing may decide: run it on a copy as if the cleanup
+        timer had not run yet; a different outcome becomes the alternative."""
+        state = self._state
+        alternative_state = copy.deepcopy(state)
+        if state.cleanups:
+            domain.run_cleanups(state)
+        main = _run(state, step, number)
+        alt = _run(alternative_state, step, number)
+        if flatten(alt.outcome) == flatten(main.outcome):
+            return main
+        self._alternative_states = [alternative_state]
+        rules = main.rules
         return _build(
             Prediction,
             {
-                "outcome": outcome,
-                "uncertain": frozenset(uncertain) if uncertain else _NOTHING_UNCERTAIN,
-                "relative": relative,
-                "alternatives": alternatives,
-                "within": found.within or _NO_BOUNDS,
-                "rules": rules,
+                "outcome": main.outcome,
+                "uncertain": main.uncertain | alt.uncertain,
+                "relative": {**alt.relative, **main.relative},
+                "alternatives": (alt.outcome,),
+                "within": main.within,
+                "rules": rules + tuple(r for r in alt.rules if r not in rules),
             },
         )
 
@@ -172,67 +185,185 @@ class InterruptModel:
 # -- one step -------------------------------------------------------------------------
 
 
+_DELIVERED = LandingKind.DELIVERED
+"""Bound once: in Python 3.11 an enum member read goes through the enum metaclass and
+costs about ten plain reads, and every fire asks."""
+
 _NO_BOUNDS: Mapping[str, tuple[int, ...]] = MappingProxyType({})
 _NOTHING_UNCERTAIN: frozenset[str] = frozenset()
 """Shared by the many predictions sure of every field (a frozenset is immutable)."""
 
 
-def _run(
-    m: MachineState, step: Step, number: int
-) -> tuple[StepOutcome, _Handlers, dict[str, Relative]]:
-    """One step on `m`: its outcome, what its handler found, and the relative fields."""
+def _run(m: MachineState, step: Step, number: int) -> Prediction:
+    """One step on `m` and what the model says about it."""
     m.notes = []
     m.rules_used = []
-    m.trace = TraceBuilder() if isinstance(step, _TRACED_STEPS) else None
+    handler, traced, label = _HANDLERS.get(type(step), _NOT_A_STEP)
+    m.trace = TraceBuilder() if traced else None
+    action = label(step)
+    if type(step) is Fire:
+        quick = _fire_quick(m, step, number, action)
+        if quick is not None:
+            return quick
     found = _Handlers(m)
-    handler = _HANDLERS.get(type(step))
     if handler is not None:
         handler(found, step)
+    return _finish(m, found, number, action)
+
+
+def _finish(m: MachineState, found: _Handlers, number: int, action: str) -> Prediction:
+    """The prediction of what a step's handler found: views, deliveries, counters."""
     uncertain = found.uncertain
     relative: dict[str, Relative] = {}
-    views = [_view(m, vs, uncertain, relative) for vs in found.views]
+    shown = found.views
+    if len(shown) == 1:  # most steps show one vector: no list to build and copy
+        views: tuple[VectorView, ...] = (_view(m, shown[0], uncertain, relative),)
+    else:
+        views = tuple([_view(m, vs, uncertain, relative) for vs in shown])
     if found.gone:
-        views += [_gone_view(vs) for vs in found.gone]
-    deliveries = []
-    for key in found.watched:
-        counts = found.deliveries.get(key) if found.deliveries is not None else None
-        vs = m.devices[key[0]].vectors.get(key[1])
-        if counts is None:
-            per_cpu: tuple[tuple[int, int], ...] = ()
-            eventfd = 0 if vs is not None and vs.requested else None
-        else:
-            per_cpu = tuple(sorted(counts.items()))
-            eventfd = sum(counts.values()) if vs is not None and vs.requested else None
-        deliveries.append(
-            _build(
-                Delivery,
-                {"device": key[0], "entry": key[1], "per_cpu": per_cpu, "eventfd": eventfd},
-            )
-        )
-    trace = None
+        views += tuple([_gone_view(vs) for vs in found.gone])
+    deliveries: tuple[Delivery, ...] = ()
+    if found.watched:
+        counted = found.deliveries
+        made = []
+        for key in found.watched:
+            counts = counted.get(key) if counted is not None else None
+            made.append(_delivery(key, counts, m.devices[key[0]].vectors.get(key[1])))
+        deliveries = tuple(made)
+    # The outcome's instance dict: a copy of the defaults (a C-level copy of a dict of
+    # the same keys, cheaper than a literal of eleven) with this step's own values.
+    fields = _OUTCOME_DEFAULTS.copy()
+    fields["step"] = number
+    fields["action"] = action
+    fields["vectors"] = views
+    fields["deliveries"] = deliveries
+    if found.errno is not None:
+        fields["errno"] = found.errno
+    if found.granted is not None:
+        fields["granted"] = found.granted
+    if found.lost is not None:
+        fields["lost"] = found.lost
+    if found.spurious is not None:
+        fields["spurious"] = found.spurious
+    return _predict(m, fields, uncertain, relative, found.within)
+
+
+def _fire_quick(m: MachineState, step: Fire, number: int, action: str) -> Prediction | None:
+    """The commonest step, a single fire of an allocated, unmasked vector whose message
+    reaches that vector's own irq, predicted without `_Handlers`: what `fire` and
+    `send` would find is known at once (one delivery to the landing CPU, nothing
+    lost), so none of their bookkeeping is made.  Nearly half of a scenario's steps
+    are such fires.  None (nothing changed yet) for any other fire: its handler runs;
+    a message that lands elsewhere is tallied by `send`'s own rules."""
+    dev = m.devices.get(step.device)
+    vs = None if dev is None else dev.vectors.get(step.entry)
+    if vs is None or step.times != 1 or (vs.maskable and vs.masked):
+        return None
+    irq = vs.irq
+    m.rules_used.append("fire-current-cpu")  # the step's first rule: `rule` need not look
+    landing = land(m, vs.message, irq.irte)
+    kind, cpu, _, owner = landing  # unpacked: a NamedTuple field read is a descriptor call
+    if kind is not _DELIVERED or owner is not irq:
+        found = _Handlers(m)  # as `fire` leaves it before its `send`
+        found.watched.append((step.device, step.entry))
+        found.lost = found.spurious = 0
+        found.views = [vs]
+        found.tally(landing, step.device)
+        return _finish(m, found, number, action)
+    uncertain: set[str] = set()
+    if irq.placement_uncertain:
+        uncertain.add(f"delivered.{step.device}[{step.entry}].per_cpu")
+    relative: dict[str, Relative] = {}
+    fields = _OUTCOME_DEFAULTS.copy()
+    fields["step"] = number
+    fields["action"] = action
+    fields["vectors"] = (_view(m, vs, uncertain, relative),)
+    per_cpu = ((cpu or 0, 1),)
+    eventfd = 1 if vs.requested else None
+    fields["deliveries"] = (_shared_delivery((step.device, step.entry), per_cpu, eventfd, vs),)
+    fields["lost"] = 0
+    fields["spurious"] = 0
+    return _predict(m, fields, uncertain, relative, None)
+
+
+def _predict(
+    m: MachineState,
+    fields: dict[str, object],
+    uncertain: set[str],
+    relative: dict[str, Relative],
+    within: dict[str, tuple[int, ...]] | None,
+) -> Prediction:
+    """The step's outcome from its `fields` (the step's trace and notes added), and the
+    prediction around it."""
     if m.trace is not None:
-        trace = tuple(m.trace.lines)
+        fields["trace"] = tuple(m.trace.lines)
         m.trace = None
-    outcome = _build(
-        StepOutcome,
+    if m.notes:
+        fields["notes"] = tuple(m.notes)
+    outcome = _new(StepOutcome)  # `_build`, inlined: every step makes one
+    _set_attribute(outcome, "__dict__", fields)
+    prediction = _new(Prediction)
+    _set_attribute(
+        prediction,
+        "__dict__",
         {
-            "step": number,
-            "action": describe(step),
-            "errno": found.errno,
-            "granted": found.granted,
-            "vectors": tuple(views),
-            "deliveries": tuple(deliveries),
-            "lost": found.lost,
-            "spurious": found.spurious,
-            "trace": trace,
-            "notes": tuple(m.notes),
-            "kernel_writes": None,  # evidence the lab records; never predicted
+            "outcome": outcome,
+            "uncertain": frozenset(uncertain) if uncertain else _NOTHING_UNCERTAIN,
+            "relative": relative,
+            "alternatives": (),
+            "within": within or _NO_BOUNDS,
+            "rules": tuple(m.rules_used),
         },
     )
-    return outcome, found, relative
+    return prediction
 
 
-_TRACED_STEPS = (Enable, Request)
+_OUTCOME_DEFAULTS: dict[str, object] = {
+    "step": 0,
+    "action": "",
+    "errno": None,
+    "granted": None,
+    "vectors": (),
+    "deliveries": (),
+    "lost": None,
+    "spurious": None,
+    "trace": None,
+    "notes": (),
+    "kernel_writes": None,  # evidence the lab records; never predicted
+}
+"""Every StepOutcome field in declaration order, at its value when a step left it unset."""
+
+
+def _delivery(
+    key: tuple[str, int], counts: dict[int, int] | None, target: VectorState | None
+) -> Delivery:
+    """Where one watched vector's interrupts went; its eventfd counts them if requested."""
+    requested = target is not None and target.requested
+    if counts is None:
+        return _shared_delivery(key, (), 0 if requested else None, target)
+    per_cpu = tuple(sorted(counts.items())) if len(counts) > 1 else tuple(counts.items())
+    return _shared_delivery(key, per_cpu, sum(counts.values()) if requested else None, target)
+
+
+def _shared_delivery(
+    key: tuple[str, int],
+    per_cpu: tuple[tuple[int, int], ...],
+    eventfd: int | None,
+    target: VectorState | None,
+) -> Delivery:
+    """The Delivery of these counts: the vector's last one when it says the same (most
+    fires repeat it, and a frozen object costs more to build than to reuse)."""
+    if target is not None:
+        last = target.last_delivery
+        if last is not None and last.per_cpu == per_cpu and last.eventfd == eventfd:
+            return last
+    delivery = _build(
+        Delivery, {"device": key[0], "entry": key[1], "per_cpu": per_cpu, "eventfd": eventfd}
+    )
+    if target is not None:
+        target.last_delivery = delivery
+    return delivery
+
 
 _T = TypeVar("_T")
 
@@ -257,7 +388,7 @@ _set_attribute = object.__setattr__
 
 
 def _affinity_tuple(m: MachineState, mask: frozenset[int] | None) -> tuple[int, ...]:
-    if mask is None or m.spans_all(mask):
+    if mask is None or mask is m.all_cpus or mask == m.all_cpus:  # `spans_all`, inlined
         return m.all_cpus_tuple
     return _sorted_cpus(mask)
 
@@ -294,9 +425,19 @@ def _view(
     last = vs.last_view
     if last is not None and last[0] == made_from:
         return last[1]
-    effective = irq.effective
-    view = _build(
-        VectorView,
+    # `_affinity_tuple`'s common cases, inlined: the default and the full mask.
+    full = shown is None or shown is m.all_cpus
+    affinity = m.all_cpus_tuple if full else _affinity_tuple(m, shown)
+    override = irq.effective_override
+    cpu = irq.cfg_cpu
+    if override is not None:
+        effective: tuple[int, ...] | None = _affinity_tuple(m, override)
+    else:  # IrqState.effective's frozenset of the config's CPU, as its tuple
+        effective = None if cpu is None else (cpu,)
+    view = _new(VectorView)
+    _set_attribute(
+        view,
+        "__dict__",
         {
             "device": vs.device,
             "index": vs.index,
@@ -304,10 +445,10 @@ def _view(
             "allocated": True,
             "requested": vs.requested,
             "irq": number,
-            "cpu": irq.cfg_cpu,
+            "cpu": cpu,
             "vector": vector,
-            "affinity": _affinity_tuple(m, shown),
-            "effective": None if effective is None else _affinity_tuple(m, effective),
+            "affinity": affinity,
+            "effective": effective,
             "message": message,
             "masked": masked,
         },
@@ -417,6 +558,8 @@ class _Handlers:
     # -- helpers ----------------------------------------------------------------
 
     def device(self, name: str) -> DeviceState:
+        """The scenario's device `name`.  Handlers ask `m.devices` first and call this
+        only when it has none (saving a call on every step): it raises the error."""
         try:
             return self.m.devices[name]
         except KeyError:
@@ -620,28 +763,40 @@ class _Handlers:
     def send(self, sender: str, message: MsiMessage | None, irte: IrteRef | None) -> Landing:
         """One write by device `sender`; tallies deliveries, lost and spurious."""
         landing = land(self.m, message, irte)
+        self.tally(landing, sender)
+        return landing
+
+    def tally(self, landing: Landing, sender: str) -> None:
+        """Count one write's landing: a delivery, or lost (and why), or spurious."""
         r = self
-        r.lost = r.lost or 0
-        r.spurious = r.spurious or 0
-        irq = landing.irq
-        if landing.kind is LandingKind.DELIVERED and irq is not None:
-            if irq.device is not None and irq.entry is not None:
-                key = (irq.device, irq.entry)
-                if r.deliveries is None:
-                    r.deliveries = {}
-                counts = r.deliveries.setdefault(key, {})
-                cpu = landing.cpu or 0
-                counts[cpu] = counts.get(cpu, 0) + 1
+        if r.lost is None:
+            r.lost = 0
+        if r.spurious is None:
+            r.spurious = 0
+        kind, landed, _, irq = landing  # unpacked: a NamedTuple field read is a call
+        if kind is _DELIVERED and irq is not None:
+            device, entry = irq.device, irq.entry
+            if device is not None and entry is not None:
+                key = (device, entry)
+                cpu = landed or 0
+                deliveries = r.deliveries
+                counts = None if deliveries is None else deliveries.get(key)
+                if counts is not None:
+                    counts[cpu] = counts.get(cpu, 0) + 1
+                elif deliveries is None:
+                    r.deliveries = {key: {cpu: 1}}
+                else:
+                    deliveries[key] = {cpu: 1}
                 if key not in r.watched:
                     r.watched.append(key)
                 if irq.placement_uncertain:
-                    r.uncertain.add(f"delivered.{irq.device}[{irq.entry}].per_cpu")
+                    r.uncertain.add(f"delivered.{device}[{entry}].per_cpu")
             if irq.device != sender:
                 r.lost += 1
                 who = f"{irq.device}[{irq.entry}]" if irq.device else f"irq {irq.number}"
                 self.m.note(f"the message reached {who} on CPU {landing.cpu}, not {sender}")
                 self.m.rule("stale-message-reused-vector")
-            return landing
+            return
         r.lost += 1
         if landing.kind is LandingKind.SPURIOUS:
             r.spurious += 1
@@ -656,13 +811,12 @@ class _Handlers:
             self.m.note("the model cannot place this message")
         else:
             self.m.note(f"not delivered: {landing.kind.value}")
-        return landing
 
     # -- steps ----------------------------------------------------------------------
 
     def enable(self, step: Enable) -> None:
         m = self.m
-        dev = self.device(step.device)
+        dev = self.m.devices.get(step.device) or self.device(step.device)
         if step.index is IrqIndex.IMS:
             reason = m.rules.ims_unavailable_reason(m.remapped, m.caching_mode)
             why = "vfio-pci has no IMS interface (no VFIO irq index for IMS)"
@@ -789,7 +943,7 @@ class _Handlers:
         return self.request(dev.vectors[entry])
 
     def request_step(self, step: Request) -> None:
-        dev = self.device(step.device)
+        dev = self.m.devices.get(step.device) or self.device(step.device)
         if dev.index is None:
             self.fail("EINVAL", f"{step.device} has no enabled interrupt index")
             return
@@ -801,7 +955,7 @@ class _Handlers:
             self.views = [vs]
 
     def release_step(self, step: Release) -> None:
-        dev = self.device(step.device)
+        dev = self.m.devices.get(step.device) or self.device(step.device)
         vs = dev.vectors.get(step.entry)
         if dev.index is None:
             self.fail("EINVAL", f"{step.device} has no enabled interrupt index")
@@ -813,7 +967,7 @@ class _Handlers:
         self.views = [vs]
 
     def affinity(self, step: Affinity) -> None:
-        dev = self.device(step.device)
+        dev = self.m.devices.get(step.device) or self.device(step.device)
         vs = dev.vectors.get(step.entry)
         if vs is None or not vs.irq.proc:
             self.fail("ENOENT", "/proc/irq/N/ exists only after the first request_irq")
@@ -846,7 +1000,7 @@ class _Handlers:
         allows.  Where the vector ends up (its last move may still be pending) is
         not, and later placements stay uncertain until something re-places it."""
         m = self.m
-        dev = self.device(step.device)
+        dev = self.m.devices.get(step.device) or self.device(step.device)
         self.watch(step.device, step.entry)
         self.lost = 0
         self.spurious = 0
@@ -879,7 +1033,7 @@ class _Handlers:
         irq.placement_uncertain = True  # its views say so (see _mark_placement_uncertain)
 
     def fire(self, step: Fire) -> None:
-        dev = self.device(step.device)
+        dev = self.m.devices.get(step.device) or self.device(step.device)
         self.watched.append((step.device, step.entry))  # the first: no need to `watch`
         self.lost = 0
         self.spurious = 0
@@ -905,7 +1059,7 @@ class _Handlers:
             self.send(step.device, vs.message, vs.irq.irte)
 
     def store(self, step: Store) -> None:
-        dev = self.device(step.device)
+        dev = self.m.devices.get(step.device) or self.device(step.device)
         vs = dev.vectors.get(step.entry)
         if vs is None:
             self.fail("EINVAL", f"{step.device}[{step.entry}] is not allocated: no message")
@@ -915,7 +1069,7 @@ class _Handlers:
 
     def fire_stored(self, step: FireStored) -> None:
         m = self.m
-        dev = self.device(step.device)
+        dev = self.m.devices.get(step.device) or self.device(step.device)
         if dev.stored is None:
             self.fail("EINVAL", f"{step.device} has no stored message")
             return
@@ -971,7 +1125,7 @@ class _Handlers:
         self.views = self.all_vectors()
 
     def disable(self, step: Disable) -> None:
-        dev = self.device(step.device)
+        dev = self.m.devices.get(step.device) or self.device(step.device)
         if dev.index is None:
             self.fail("EINVAL", f"{step.device} has no enabled interrupt index")
             return
@@ -985,19 +1139,26 @@ class _Handlers:
         return out
 
 
-_HANDLERS: dict[type, Callable[[_Handlers, Any], None]] = {
-    Enable: _Handlers.enable,
-    Request: _Handlers.request_step,
-    Release: _Handlers.release_step,
-    Affinity: _Handlers.affinity,
-    Fire: _Handlers.fire,
-    FireWhileMoving: _Handlers.fire_while_moving,
-    Store: _Handlers.store,
-    FireStored: _Handlers.fire_stored,
-    CpuOffline: _Handlers.cpu_offline,
-    CpuOnline: _Handlers.cpu_online,
-    Disable: _Handlers.disable,
+_HANDLERS: dict[type, tuple[Callable[[_Handlers, Any], None], bool, Callable[[Any], str]]] = {
+    cls: (handler, cls in (Enable, Request), label_maker(cls))
+    for cls, handler in (
+        (Enable, _Handlers.enable),
+        (Request, _Handlers.request_step),
+        (Release, _Handlers.release_step),
+        (Affinity, _Handlers.affinity),
+        (Fire, _Handlers.fire),
+        (FireWhileMoving, _Handlers.fire_while_moving),
+        (Store, _Handlers.store),
+        (FireStored, _Handlers.fire_stored),
+        (CpuOffline, _Handlers.cpu_offline),
+        (CpuOnline, _Handlers.cpu_online),
+        (Disable, _Handlers.disable),
+    )
 }
-"""The handler of each step class (steps are final dataclasses: no subclasses)."""
+"""The handler of each step class (steps are final dataclasses: no subclasses), whether
+the step predicts a trace (the steps that allocate vectors), and its `describe`."""
+
+_NOT_A_STEP = (None, False, describe)
+"""`describe` then raises the TypeError."""
 
 __all__ = ["DeviceCaps", "InterruptModel", "ModelFaults"]

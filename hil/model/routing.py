@@ -37,12 +37,31 @@ class LandingKind(StrEnum):
 
 
 class Landing(NamedTuple):
-    """One write's fate; a tuple, not a frozen dataclass: every fire makes one."""
+    """One write's fate; a tuple, not a frozen dataclass: every fire makes one.
+
+    Made below as `_landing(Landing, (...))`, tuple.__new__ in C: the class's own
+    __new__ is Python code (a call per fire), and the fates that name no CPU are
+    shared constants."""
 
     kind: LandingKind
     cpu: int | None = None
     vector: int | None = None
     irq: IrqState | None = None
+
+
+_landing = tuple.__new__
+
+# Enum members bound once at import: in Python 3.11 reading `LandingKind.DELIVERED`
+# goes through the enum metaclass and costs about ten plain reads, on every fire.
+_DELIVERED = LandingKind.DELIVERED
+_NO_HANDLER = LandingKind.NO_HANDLER
+_OFFLINE = LandingKind.OFFLINE
+_SPURIOUS = LandingKind.SPURIOUS
+_UNSTARTED = LandingKind.UNSTARTED
+_LOGICAL_FLAT = ApicMode.LOGICAL_FLAT
+_UNKNOWN = Landing(LandingKind.UNKNOWN)
+_NOT_INTERRUPT = Landing(LandingKind.NOT_INTERRUPT)
+_DMAR_FAULT = Landing(LandingKind.DMAR_FAULT)
 
 
 def irte_key(ref: IrteRef) -> tuple[str | None, int] | None:
@@ -55,30 +74,35 @@ def irte_key(ref: IrteRef) -> tuple[str | None, int] | None:
 
 
 def _compat_target(m: MachineState, message: MsiMessage) -> tuple[int | None, int]:
-    dest = message.destination | (message.address_hi & 0xFFFFFF00)
-    if message.logical and m.apic_mode is ApicMode.LOGICAL_FLAT:
+    """The CPU and vector a compat-format message names.  MsiMessage's `destination`,
+    `address_hi`, `logical` and `vector` read from local variables: each property is
+    a call, and every non-remapped fire asks them."""
+    address = message.address
+    low = address & 0xFFFFFFFF
+    dest = (low >> 12) & 0xFF | ((address >> 32) & 0xFFFFFF00)
+    if low & 0x4 and m.apic_mode is _LOGICAL_FLAT:
         cpu = (dest & -dest).bit_length() - 1 if dest else None
-    elif message.logical:
+    elif low & 0x4:
         cluster, bits = dest >> 16, dest & 0xFFFF
         apicid = (cluster << 4) | ((bits & -bits).bit_length() - 1) if bits else None
         cpu = None if apicid is None else m.cpu_of_apicid(apicid)
     else:
         cpu = m.cpu_of_apicid(dest)
-    return cpu, message.vector
+    return cpu, message.data & 0xFF
 
 
 def land(m: MachineState, message: MsiMessage | None, irte: IrteRef | None) -> Landing:
     """Route one device write and run the receiving CPU's side of it."""
     if message is None:
-        return Landing(LandingKind.UNKNOWN)
+        return _UNKNOWN
     if message.address & 0xFFF00000 != MSI_ADDRESS_BASE:
         # The low word's 0xFEExxxxx window, read without the address_lo property
         # (a call per fire): the mask keeps no bit of the high word anyway.
-        return Landing(LandingKind.NOT_INTERRUPT)
+        return _NOT_INTERRUPT
     if m.remapped:
         key = None if irte is None else irte_key(irte)
         if key is None:
-            return Landing(LandingKind.UNKNOWN)
+            return _UNKNOWN
         owner = m.irte_owner.get(key)
         if (
             owner is None
@@ -87,11 +111,11 @@ def land(m: MachineState, message: MsiMessage | None, irte: IrteRef | None) -> L
             and irte.symbol
             and m.intel_irte.may_be_reused(irte.symbol)
         ):
-            return Landing(LandingKind.UNKNOWN)
+            return _UNKNOWN
         if owner is None or not owner.ir_present:
-            return Landing(LandingKind.DMAR_FAULT)
+            return _DMAR_FAULT
         if owner.cfg_cpu is None or owner.cfg_vector is None:
-            return Landing(LandingKind.DMAR_FAULT)
+            return _DMAR_FAULT
         return dispatch(m, owner.cfg_cpu, owner.cfg_vector)
     cpu, vector = _compat_target(m, message)
     return dispatch(m, cpu, vector)
@@ -100,15 +124,16 @@ def land(m: MachineState, message: MsiMessage | None, irte: IrteRef | None) -> L
 def dispatch(m: MachineState, cpu: int | None, vector: int) -> Landing:
     """common_interrupt on `cpu`: vector_irq[vector] decides."""
     if cpu is None or cpu not in m.all_cpus:
-        return Landing(LandingKind.NO_HANDLER, cpu, vector)
+        return _landing(Landing, (_NO_HANDLER, cpu, vector, None))
     if cpu not in m.online:
-        return Landing(LandingKind.OFFLINE, cpu, vector)
+        return _landing(Landing, (_OFFLINE, cpu, vector, None))
     if vector >= m.rules.first_system_vector:
-        return Landing(LandingKind.SPURIOUS, cpu, vector)
+        return _landing(Landing, (_SPURIOUS, cpu, vector, None))
     owner = m.vector_irq.get((cpu, vector))
     if owner is None:
-        return Landing(LandingKind.NO_HANDLER, cpu, vector)
+        return _landing(Landing, (_NO_HANDLER, cpu, vector, None))
     if not owner.started:
-        return Landing(LandingKind.UNSTARTED, cpu, vector, owner)
-    ack_interrupt(m, owner, cpu)
-    return Landing(LandingKind.DELIVERED, cpu, vector, owner)
+        return _landing(Landing, (_UNSTARTED, cpu, vector, owner))
+    if owner.move_in_progress or owner.pending is not None:
+        ack_interrupt(m, owner, cpu)  # else it has nothing to do: most fires
+    return _landing(Landing, (_DELIVERED, cpu, vector, owner))

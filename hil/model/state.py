@@ -17,10 +17,10 @@ from hil.model.matrix import VectorMatrix
 from hil.model.numbers import IrqNumbers
 from hil.model.remap import AMD_IRTE_ENTRIES, INTEL_IRTE_ENTRIES, IrteRef, IrteTable
 from hil.model.trace import TraceBuilder
-from hil.model.vocabulary import ApicMode, IrqIndex, IrType, MsiMessage, VectorView
+from hil.model.vocabulary import ApicMode, Delivery, IrqIndex, IrType, MsiMessage, VectorView
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class IrqState:
     """One Linux irq: irq_desc plus the vector domain's apic_chip_data."""
 
@@ -75,7 +75,7 @@ class IrqState:
         return None if self.cfg_cpu is None else frozenset((self.cfg_cpu,))
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class VectorState:
     """One allocated entry of a device's MSI/MSI-X space (the device side)."""
 
@@ -95,6 +95,8 @@ class VectorState:
     last_view: tuple[tuple[object, ...], VectorView] | None = field(default=None, init=False)
     """The last view made of this vector and what it was made from: most steps show
     vectors they did not change, and a frozen view costs more to build than to reuse."""
+    last_delivery: Delivery | None = field(default=None, init=False)
+    """The last Delivery reported for this vector, shared likewise (`model._delivery`)."""
 
     def __post_init__(self) -> None:
         self.key = f"{self.device}.{self.index.value}[{self.entry}]"
@@ -109,7 +111,7 @@ class StoredMessage:
     irte: IrteRef | None
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class DeviceState:
     caps: DeviceCaps
     index: IrqIndex | None = None
@@ -117,9 +119,12 @@ class DeviceState:
     stored: StoredMessage | None = None
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class MachineState:
-    """Everything a step can change, in one object (deep-copied for alternatives)."""
+    """Everything a step can change, in one object (deep-copied for alternatives).
+
+    Slotted: with more than 30 attributes its instance dict would not share keys,
+    and every step reads a few dozen of them."""
 
     rules: KernelRules
     ir: IrType
@@ -246,7 +251,7 @@ class MachineState:
         self.matrix.set_online(cpu, online)
 
     def irte_table(self, device: str) -> IrteTable:
-        if self.ir is IrType.AMD:
+        if self.ir is _AMD:
             table = IrteTable(0, AMD_IRTE_ENTRIES, name=f"amd:{device}")
             return self.amd_irte.setdefault(device, table)
         return self.intel_irte
@@ -256,6 +261,11 @@ class MachineState:
             self._apic_to_cpu.clear()
             self._apic_to_cpu.update({a: c for c, a in self.apicid.items()})
         return self._apic_to_cpu.get(apicid)
+
+
+_AMD = IrType.AMD
+"""Bound once: in Python 3.11 an enum member read goes through the enum metaclass and
+costs about ten plain reads, and every IRTE allocation and free asks."""
 
 
 def irq_order(irq: IrqState) -> tuple[int, int, int]:

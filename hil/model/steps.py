@@ -143,16 +143,24 @@ def _fire_while_moving(step: FireWhileMoving) -> str:
     return f"fire {step.device}[{step.entry}] x{step.fires} while moving -> {masks}"
 
 
+_VERBS: dict[type, str] = {
+    cls: cls.__name__.lower().replace("cpu", "cpu_")
+    for cls in (CpuOffline, CpuOnline, FireStored, Disable, Request, Release, Store)
+}
+"""The label's first word per step class ("cpu_offline", "request"), made once: a
+class's __name__ read and lowered on every step cost more than the rest of the label."""
+
+
 def _cpu(step: CpuOffline | CpuOnline) -> str:
-    return f"{type(step).__name__.lower().replace('cpu', 'cpu_')} {step.cpu}"
+    return f"{_VERBS[type(step)]} {step.cpu}"
 
 
 def _device_step(step: FireStored | Disable) -> str:
-    return f"{type(step).__name__.lower()} {step.device}"
+    return f"{_VERBS[type(step)]} {step.device}"
 
 
 def _entry_step(step: Request | Release | Store) -> str:
-    return f"{type(step).__name__.lower()} {step.device}[{step.entry}]"
+    return f"{_VERBS[type(step)]} {step.device}[{step.entry}]"
 
 
 _DESCRIBERS: dict[type, Callable[[Any], str]] = {
@@ -170,6 +178,12 @@ _DESCRIBERS: dict[type, Callable[[Any], str]] = {
 }
 """The label maker of each step class: one dict lookup, where a `match` tried the
 class patterns in turn (the model labels every step it predicts)."""
+
+
+def label_maker(cls: type) -> Callable[[Any], str]:
+    """`describe` of the steps of class `cls`, fetched once: the model keeps it beside the
+    class's handler and saves a call per step."""
+    return _DESCRIBERS[cls]
 
 
 def describe(step: Step) -> str:
