@@ -13,6 +13,11 @@ from __future__ import annotations
 
 PANIC_MARKERS = ("Kernel panic - not syncing", "end Kernel panic")
 HANG_MARKERS = ("kthread timer wakeup didn't happen",)
+STALL_MARKERS = (*HANG_MARKERS, "detected stalls on CPUs/tasks", "blocked for more than")
+"""What a guest kernel prints while it is stuck: RCU repeats its report every
+minute or so and the hung-task watchdog every two, so the last such line of a
+log's tail belongs to the stall going on now (vm-612-noir at 2026-12-03 08:00:
+a lost timer on CPU 2 mid-run left the agent blocked in D state for good)."""
 
 
 def panic_in(log_tail: str) -> bool:
@@ -21,3 +26,11 @@ def panic_in(log_tail: str) -> bool:
 
 def boot_hang_in(log_tail: str) -> bool:
     return any(marker in log_tail for marker in HANG_MARKERS)
+
+
+def last_stall(log_tail: str) -> str | None:
+    """The newest stall report in the tail, stripped, or None."""
+    for line in reversed(log_tail.splitlines()):
+        if any(marker in line for marker in STALL_MARKERS):
+            return line.strip()
+    return None

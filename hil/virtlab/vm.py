@@ -36,7 +36,7 @@ from hil.lab.transport.protocol import AgentError, TransportError
 from hil.lab.transport.stream import StreamTransport
 from hil.linux.procstat import all_proc_stats, proc_stat
 from hil.virtlab.accel import kvm_works
-from hil.virtlab.bootlog import boot_hang_in, panic_in
+from hil.virtlab.bootlog import boot_hang_in, last_stall, panic_in
 from hil.virtlab.bootslots import boot_slot
 from hil.virtlab.kernels import KernelImage
 from hil.virtlab.qemu_args import VmSpec, device_args, kernel_args, numa_node_args
@@ -270,9 +270,14 @@ class VirtualMachine:
         except QmpError as exc:
             return f"QEMU did not say what the guest is doing: {exc}"
         try:
-            lines = self.boot_log.read_bytes()[-2000:].decode(errors="replace").splitlines()
+            text = self.boot_log.read_bytes()[-65536:].decode(errors="replace")
         except OSError:
-            lines = []
+            text = ""
+        if stall := last_stall(text):
+            return (
+                f"QEMU reports the guest {status}; its kernel is stalled: {stall} ({self.boot_log})"
+            )
+        lines = text.splitlines()
         tail = lines[-1].strip() if lines else "(empty)"
         return f"QEMU reports the guest {status}; {self.boot_log} ends: {tail}"
 

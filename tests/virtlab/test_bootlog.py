@@ -1,6 +1,6 @@
 """The boot log's verdicts: a panic at any time, a lost-timer hang only while booting."""
 
-from hil.virtlab.bootlog import boot_hang_in, panic_in
+from hil.virtlab.bootlog import boot_hang_in, last_stall, panic_in
 
 HUNG_61_BOOT = """\
 [   41.802311] virtme-ng-init: mounting hostfs
@@ -27,3 +27,15 @@ def test_a_normal_boot_is_neither() -> None:
 def test_panic_is_seen() -> None:
     log = GREETED_BOOT + "[  99.1] Kernel panic - not syncing: Attempted to kill init!\n"
     assert panic_in(log)
+
+
+def test_the_newest_stall_line_is_the_one_reported() -> None:
+    log = (
+        HUNG_61_BOOT
+        + "[3628.908152] INFO: task python:305 blocked for more than 365 seconds.\n"
+        + "[3628.909071]  </TASK>\n"
+    )
+    assert (
+        last_stall(log) == "[3628.908152] INFO: task python:305 blocked for more than 365 seconds."
+    )
+    assert last_stall(GREETED_BOOT) is None
