@@ -377,6 +377,11 @@ def ack_interrupt(m: MachineState, irq: IrqState, cpu: int) -> None:
     cleanup), then irq_move_irq."""
     if irq.move_in_progress and irq.cpu == cpu:
         schedule_cleanup(m, irq)
+        if m.cleanup_wins_ack and irq.pending is not None and irq.cleanup_pending:
+            # The old CPU took the cleanup IPI (or its timer ran: a vCPU preempted for
+            # a tick) before this CPU reached irq_move_irq: the move is not busy.
+            free_moved_vector(m, irq)
+            m.rule("cleanup-before-pending-move")
     move_pending(m, irq)
 
 

@@ -139,6 +139,8 @@ class InterruptModel:
             return self._apply_racing(step, number)
         if state.cleanups:  # an armed timer has run by now; most steps arm none
             domain.run_cleanups(state)
+        if (type(step) is Fire or type(step) is FireStored) and _ack_may_race(state, step):
+            return self._apply_ack_racing(step, number)
         return _run(state, step, number)
 
     def _apply_racing(self, step: Affinity, number: int) -> Prediction:
@@ -148,7 +150,24 @@ class InterruptModel:
         alternative_state = copy.deepcopy(state)
         if state.cleanups:
             domain.run_cleanups(state)
-        main = _run(state, step, number)
+        return self._with_alternative(step, number, alternative_state)
+
+    def _apply_ack_racing(self, step: Fire | FireStored, number: int) -> Prediction:
+        """A fire whose ack arms a move's cleanup and finds another move pending: the
+        main outcome has the pending move wait (busy), the alternative has the old
+        CPU clean up first, so the move runs in this ack (seen on 6.1 under TCG)."""
+        alternative_state = copy.deepcopy(self._state)
+        alternative_state.cleanup_wins_ack = True
+        prediction = self._with_alternative(step, number, alternative_state)
+        alternative_state.cleanup_wins_ack = False
+        return prediction
+
+    def _with_alternative(
+        self, step: Step, number: int, alternative_state: MachineState
+    ) -> Prediction:
+        """Run `step` on the model's state and on `alternative_state`; an outcome that
+        differs becomes `alternatives[0]`, and `adopt(0)` continues from it."""
+        main = _run(self._state, step, number)
         alt = _run(alternative_state, step, number)
         if flatten(alt.outcome) == flatten(main.outcome):
             return main
@@ -183,6 +202,20 @@ class InterruptModel:
 
 
 # -- one step -------------------------------------------------------------------------
+
+
+def _ack_may_race(m: MachineState, step: Fire | FireStored) -> bool:
+    """The fire's ack may meet a move in progress with another move pending (rule 20):
+    then timing decides whether the pending move is busy."""
+    dev = m.devices.get(step.device)
+    if dev is None:
+        return False
+    if type(step) is Fire:
+        vs = dev.vectors.get(step.entry)
+        candidates = () if vs is None else (vs,)
+    else:
+        candidates = tuple(dev.vectors.values())
+    return any(v.irq.move_in_progress and v.irq.pending is not None for v in candidates)
 
 
 _DELIVERED = LandingKind.DELIVERED

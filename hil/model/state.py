@@ -154,6 +154,9 @@ class MachineState:
     vector_irq: dict[tuple[int, int], IrqState] = field(default_factory=dict)
     cleanups: list[IrqState] = field(default_factory=list)
     """Irqs whose old vector awaits the cleanup timer/IPI."""
+    cleanup_wins_ack: bool = False
+    """Set only while the model runs the timing alternative of a fire: the old CPU's
+    cleanup runs between `irq_complete_move` and `irq_move_irq` of that fire's ack."""
     irte_owner: dict[tuple[str | None, int], IrqState] = field(default_factory=dict)
     devices: dict[str, DeviceState] = field(default_factory=dict)
     trace: TraceBuilder | None = None
