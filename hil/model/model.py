@@ -212,10 +212,8 @@ def _ack_may_race(m: MachineState, step: Fire | FireStored) -> bool:
         return False
     if type(step) is Fire:
         vs = dev.vectors.get(step.entry)
-        candidates = () if vs is None else (vs,)
-    else:
-        candidates = tuple(dev.vectors.values())
-    return any(v.irq.move_in_progress and v.irq.pending is not None for v in candidates)
+        return vs is not None and vs.irq.move_in_progress and vs.irq.pending is not None
+    return any(v.irq.move_in_progress and v.irq.pending is not None for v in dev.vectors.values())
 
 
 _DELIVERED = LandingKind.DELIVERED
