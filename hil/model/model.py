@@ -72,8 +72,14 @@ class InterruptModel:
         calibration: Calibration,
         devices: Mapping[str, DeviceCaps] | Iterable[DeviceCaps],
         faults: ModelFaults | None = None,
+        fire_alternatives: bool = False,
     ) -> None:
+        """`fire_alternatives`: also predict the other outcome of a fire whose ack
+        races a cleanup (rule 20).  Each costs a copy of the machine state (about
+        1.7 ms at 1024 CPUs, and a random mix meets the race in half its steps), so
+        the judges of machine runs ask for it and bulk prediction does not."""
         self.calibration = calibration
+        self._fire_races = fire_alternatives
         self.faults = faults or ModelFaults()
         ir = calibration.ir
         if self.faults.flip_ir:
@@ -139,7 +145,11 @@ class InterruptModel:
             return self._apply_racing(step, number)
         if state.cleanups:  # an armed timer has run by now; most steps arm none
             domain.run_cleanups(state)
-        if (type(step) is Fire or type(step) is FireStored) and _ack_may_race(state, step):
+        if (
+            self._fire_races
+            and (type(step) is Fire or type(step) is FireStored)
+            and _ack_may_race(state, step)
+        ):
             return self._apply_ack_racing(step, number)
         return _run(state, step, number)
 

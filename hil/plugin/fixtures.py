@@ -121,7 +121,9 @@ def caps_of(attached: AttachedDevice) -> DeviceCaps:
 
 @pytest.fixture
 def model(machine: LabMachine, device: AttachedDevice) -> InterruptModel:
-    return InterruptModel(machine.calibrate(), {device.name: caps_of(device)})
+    return InterruptModel(
+        machine.calibrate(), {device.name: caps_of(device)}, fire_alternatives=True
+    )
 
 
 @pytest.fixture

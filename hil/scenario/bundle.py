@@ -75,6 +75,9 @@ def rejudge(path: Path) -> RunResult:
     quirks = frozenset(body.get("quirks", ()))
     result = RunResult(body["scenario"], body["machine"], calibration, devices, quirks=quirks)
     result.records = judge_steps(
-        InterruptModel(calibration, devices), steps, lambda n, _s: observed[n - 1], quirks=quirks
+        InterruptModel(calibration, devices, fire_alternatives=True),
+        steps,
+        lambda n, _s: observed[n - 1],
+        quirks=quirks,
     )
     return result

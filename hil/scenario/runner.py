@@ -103,6 +103,11 @@ def judge_steps(
     return records
 
 
+def judging_model(calibration: Calibration, devices: Mapping[str, DeviceCaps]) -> InterruptModel:
+    """The model a machine's run is judged by: every timing outcome predicted."""
+    return InterruptModel(calibration, devices, fire_alternatives=True)
+
+
 def run_on_machine(
     scenario_name: str,
     machine: str,
@@ -112,7 +117,7 @@ def run_on_machine(
     run_step: Callable[[int, Step], StepOutcome],
     model_factory: Callable[
         [Calibration, Mapping[str, DeviceCaps]], InterruptModel
-    ] = InterruptModel,
+    ] = judging_model,
     on_step: Callable[[StepRecord], None] | None = None,
     quirks: frozenset[str] = frozenset(),
 ) -> RunResult:
