@@ -19,7 +19,7 @@ from hil.plugin.reporting import report_run, report_target
 from hil.plugin.session import LabMachine, LabSession, MachineBusy, MachineUnavailable
 from hil.scenario.bundle import write_bundle
 from hil.scenario.client import AttachedDevice
-from hil.scenario.runner import RunResult, run_on_machine
+from hil.scenario.runner import RunResult, judging_model, run_on_machine
 
 __all__ = [
     "device", "hil_pair", "hil_run", "lab", "machine", "machine_failure", "model", "reach",
@@ -121,9 +121,7 @@ def caps_of(attached: AttachedDevice) -> DeviceCaps:
 
 @pytest.fixture
 def model(machine: LabMachine, device: AttachedDevice) -> InterruptModel:
-    return InterruptModel(
-        machine.calibrate(), {device.name: caps_of(device)}, fire_alternatives=True
-    )
+    return judging_model(machine.calibrate(), {device.name: caps_of(device)})
 
 
 @pytest.fixture

@@ -18,10 +18,10 @@ from typing import Any
 
 from hil.model.calibration import Calibration
 from hil.model.codec import decode, encode
-from hil.model.model import DeviceCaps, InterruptModel
+from hil.model.model import DeviceCaps
 from hil.model.steps import Step
 from hil.model.vocabulary import StepOutcome
-from hil.scenario.runner import RunResult, judge_steps
+from hil.scenario.runner import RunResult, judge_steps, judging_model
 
 FORMAT = 1
 
@@ -75,7 +75,7 @@ def rejudge(path: Path) -> RunResult:
     quirks = frozenset(body.get("quirks", ()))
     result = RunResult(body["scenario"], body["machine"], calibration, devices, quirks=quirks)
     result.records = judge_steps(
-        InterruptModel(calibration, devices, fire_alternatives=True),
+        judging_model(calibration, devices),
         steps,
         lambda n, _s: observed[n - 1],
         quirks=quirks,
