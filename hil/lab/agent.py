@@ -14,6 +14,7 @@ outlives the session that started it.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import glob
 import json
 import logging
@@ -89,14 +90,39 @@ def _forget_file_caches() -> None:
         log.warning("could not drop the file caches before re-exec: %s", exc)
 
 
-def _dispatch(ops: MachineOps, request: dict[str, Any]) -> bytes:
+class OperationProfiler:
+    """cProfile of every operation, one file each, for finding where a step's time goes.
+
+    A TCG guest runs Python about a hundred times slower than its host, so the
+    agent's share of a step is measured where it runs (`HIL_AGENT_PROFILE=1 hil
+    lab up`, then `python -m pstats STATE/rw/profile/0012-run_step.prof`).
+    """
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
+        self.count = 0
+
+    def call(self, op: str, run: Callable[[], Any]) -> Any:
+        self.count += 1
+        profile = cProfile.Profile()
+        try:
+            return profile.runcall(run)
+        finally:
+            profile.dump_stats(self.folder / f"{self.count:04d}-{op}.prof")
+
+
+def _dispatch(
+    ops: MachineOps, request: dict[str, Any], profiler: OperationProfiler | None = None
+) -> bytes:
     request_id = int(request.get("id", 0))
     op = request.get("op")
     if not isinstance(op, str) or op not in MachineOps.OPERATIONS:
         return reply_line(request_id, error=("UnknownOperation", f"no operation {op!r}"))
     args = request.get("args") or {}
     try:
-        result = getattr(ops, op)(**args)
+        run = partial(getattr(ops, op), **args)
+        result = run() if profiler is None else profiler.call(op, run)
     except Exception as exc:  # every failure goes back to the controller, typed
         log.debug("operation %s failed:\n%s", op, traceback.format_exc())
         return reply_line(request_id, error=(type(exc).__name__, str(exc)))
@@ -110,7 +136,15 @@ def _fault(request_id: int, inject: Callable[[], Any]) -> bytes:
         return reply_line(request_id, error=(type(exc).__name__, str(exc)))
 
 
-def serve(ops: MachineOps, rfd: int, wfd: int, *, virtio: bool, ephemeral: bool) -> None:
+def serve(
+    ops: MachineOps,
+    rfd: int,
+    wfd: int,
+    *,
+    virtio: bool,
+    ephemeral: bool,
+    profiler: OperationProfiler | None = None,
+) -> None:
     def send(data: bytes) -> None:
         while data:
             data = data[os.write(wfd, data) :]
@@ -118,14 +152,21 @@ def serve(ops: MachineOps, rfd: int, wfd: int, *, virtio: bool, ephemeral: bool)
     if virtio:
         _wait_host(rfd)
     send(hello_line(ops.hello()))
-    if not _session(ops, rfd, send, virtio=virtio):
+    if not _session(ops, rfd, send, virtio=virtio, profiler=profiler):
         return
     ops.session_end()
     if virtio and not ephemeral:
         _reexec()
 
 
-def _session(ops: MachineOps, rfd: int, send: Callable[[bytes], None], *, virtio: bool) -> bool:
+def _session(
+    ops: MachineOps,
+    rfd: int,
+    send: Callable[[bytes], None],
+    *,
+    virtio: bool,
+    profiler: OperationProfiler | None,
+) -> bool:
     """Answer one controller until it leaves (True) or asks the agent to end (False)."""
     buffer = b""
     while True:
@@ -168,7 +209,7 @@ def _session(ops: MachineOps, rfd: int, send: Callable[[bytes], None], *, virtio
                 send(reply_line(request_id, result=None))
                 ops.session_end()
                 return False
-            send(_dispatch(ops, request))
+            send(_dispatch(ops, request, profiler))
 
 
 OPEN_FILES = 65536
@@ -199,19 +240,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument("--machine", default=os.uname().nodename)
     parser.add_argument("--ephemeral", action="store_true")
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile each operation into STATE_DIR/profile"
+    )
     args = parser.parse_args(argv)
     args.state_dir.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(filename=str(args.state_dir / "agent.log"), level=logging.INFO)
     log.info("agent pid %d runs framework code %s", os.getpid(), code_digest())
     log.info("open files: up to %d", raise_open_file_limit())
     ops = MachineOps(state_dir=args.state_dir, machine=args.machine)
+    profiler = OperationProfiler(args.state_dir / "profile") if args.profile else None
     if args.virtio:
         fd = os.open(find_virtio_port(args.virtio), os.O_RDWR)
-        serve(ops, fd, fd, virtio=True, ephemeral=args.ephemeral)
+        serve(ops, fd, fd, virtio=True, ephemeral=args.ephemeral, profiler=profiler)
     else:
         out = os.dup(1)
         os.dup2(2, 1)  # stray prints must never corrupt the RPC stream
-        serve(ops, 0, out, virtio=False, ephemeral=True)
+        serve(ops, 0, out, virtio=False, ephemeral=True, profiler=profiler)
     return 0
 
 

@@ -160,6 +160,8 @@ class VirtualMachine:
         ]  # fmt: skip
         if not persistent:
             agent.append("--ephemeral")
+        if os.environ.get("HIL_AGENT_PROFILE") == "1":
+            agent.append("--profile")
         env = f"PYTHONDONTWRITEBYTECODE=1 PYTHONPATH={shlex.quote(str(_project_root()))}"
         exec_line = f"cd / && {env} exec {shlex.join(agent)}"
         ivshmem = {
