@@ -81,11 +81,11 @@ def gsi_top(dmesg_text: str) -> int | None:
 
 def allocated_irqs(root: Path) -> tuple[int, ...]:
     """Every irq descriptor the kernel has, requested or not (/sys/kernel/irq)."""
-    base = root / "sys/kernel/irq"
     try:
-        return tuple(sorted(int(p.name) for p in base.iterdir() if p.name.isdigit()))
+        names = os.listdir(f"{root}/sys/kernel/irq")
     except OSError:
         return ()
+    return tuple(sorted(int(name) for name in names if name.isdigit()))
 
 
 def _msi_kind_of_irqs(root: Path) -> dict[int, tuple[str, str]]:

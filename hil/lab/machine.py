@@ -251,6 +251,7 @@ class MachineOps:
             name, bdf, drv, handle, closer, io, record, handle_entry, presence,
             links=safety.netdevs,
         )  # fmt: skip
+        self.observer.forget(self.devices[name])
         msi = handle.device.irq_info(1)
         msix = handle.device.irq_info(2)
         caps = parse_capabilities(self.pci.config_bytes(bdf))
@@ -282,6 +283,7 @@ class MachineOps:
         dev = self.devices.pop(name, None)
         if dev is None:
             return
+        self.observer.forget(dev)
         try:
             if dev.index is not None:
                 dev.handle.device.disable_irqs(VFIO_INDEX[dev.index])

@@ -26,8 +26,9 @@ from hil.linux.irqsysfs import SysIrq
 from hil.linux.kprobes import WriteLog, parse_writes
 from hil.linux.msixtable import MsixEntry
 from hil.linux.pci import PciSysfs, parse_capabilities, read_msi_message
-from hil.linux.procinterrupts import ProcInterrupts
+from hil.linux.procinterrupts import summary_totals
 from hil.linux.procirq import ProcIrq
+from hil.linux.sysfile import read_attr
 from hil.linux.tracefs import Tracefs, parse_trace
 from hil.model.trace import compact_trace
 from hil.model.vocabulary import (
@@ -77,6 +78,15 @@ class Observer:
         self.vectors: dict[int, int] = {}
         """Last CPU vector per irq, learned from irq_vectors trace events."""
         self.anomalies: list[str] = []
+        self._interrupts = f"{root}/proc/interrupts"
+        self._maps: dict[str, dict[int, int]] = {}
+        """Each device's entry -> irq map as the last step's outcome read it.
+
+        Only the agent changes a leased device's vectors, and only within a
+        step, so the next step begins with the map its predecessor ended with.
+        Taken once: a step that ended without an outcome (an error) leaves the
+        next one to read the map anew.
+        """
 
     # -- tracing --------------------------------------------------------
     def start_tracing(self, journal: Journal, kernel_writes: bool) -> None:
@@ -158,6 +168,10 @@ class Observer:
     def irq_map(self, dev: OpenedDevice) -> dict[int, int]:
         return entry_irq_map(self.root, dev.bdf)
 
+    def forget(self, dev: OpenedDevice) -> None:
+        """The device leaves the session (detached, or reset): its map is read anew."""
+        self._maps.pop(dev.bdf, None)
+
     def irq_of(self, dev: OpenedDevice, entry: int) -> int | None:
         return self.irq_map(dev).get(entry)
 
@@ -172,10 +186,7 @@ class Observer:
 
     # -- snapshots ------------------------------------------------------
     def _spurious_total(self) -> int:
-        text = (self.root / "proc/interrupts").read_text()
-        table = ProcInterrupts.parse(text, irqs=())  # summary rows only: cheap on big hosts
-        rows = (table.summary(name) for name in SPURIOUS_ROWS)
-        return sum(row.total for row in rows if row is not None)
+        return sum(summary_totals(read_attr(self._interrupts), SPURIOUS_ROWS).values())
 
     def snapshot(self, devices: Iterable[OpenedDevice]) -> Snapshot:
         # Events logged since the last step (a native driver giving up its
@@ -185,7 +196,8 @@ class Observer:
         for dev in devices:
             for fd in dev.eventfds.values():
                 _drain(fd)
-            for irq in self.irq_map(dev).values():
+            mapping = self._maps.pop(dev.bdf, None)
+            for irq in (self.irq_map(dev) if mapping is None else mapping).values():
                 snap.per_irq[irq] = self.sysirq.per_cpu(irq) or {}
         self.dmesg.mark()
         return snap
@@ -227,6 +239,7 @@ class Observer:
     ) -> StepOutcome:
         devices = list(devices)
         maps = {dev.name: self.irq_map(dev) for dev in devices}
+        self._maps = {dev.bdf: maps[dev.name] for dev in devices}
         ours = set(before.per_irq).union(*(m.values() for m in maps.values()))
         trace, writes, lost_events = self._drain_trace(before.known, ours)
         views: list[VectorView] = []

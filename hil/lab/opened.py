@@ -18,6 +18,7 @@ from hil.devices.answering import Presence
 from hil.devices.base import DeviceDriver
 from hil.lab.safety import NetdevState
 from hil.linux.binding import BindRecord
+from hil.linux.sysfile import read_attr
 from hil.model.vocabulary import IrqIndex, MsiMessage
 
 ENTRY_MASK_PRE_6_2 = 0x7FF
@@ -52,21 +53,21 @@ class OpenedDevice:
 
 
 def msi_irqs(root: Path, bdf: str) -> list[int]:
-    folder = root / "sys/bus/pci/devices" / bdf / "msi_irqs"
     try:
-        return sorted(int(p.name) for p in folder.iterdir() if p.name.isdigit())
+        names = os.listdir(f"{root}/sys/bus/pci/devices/{bdf}/msi_irqs")
     except OSError:
         return []
+    return sorted(int(name) for name in names if name.isdigit())
 
 
 def entry_irq_map(root: Path, bdf: str) -> dict[int, int]:
     """entry -> irq for every allocated vector of the device."""
     out: dict[int, int] = {}
     for irq in msi_irqs(root, bdf):
-        base = root / f"sys/kernel/irq/{irq}"
+        base = f"{root}/sys/kernel/irq/{irq}"
         try:
-            hwirq = int((base / "hwirq").read_text().strip())
-            chip = (base / "chip_name").read_text().strip()
+            hwirq = int(read_attr(f"{base}/hwirq").strip())
+            chip = read_attr(f"{base}/chip_name").strip()
         except (OSError, ValueError):
             continue
         per_device_domain = chip.endswith(bdf)

@@ -43,6 +43,7 @@ class IrqInfo:
 class SysIrq:
     def __init__(self, root: Path = Path("/")) -> None:
         self.base = root / "sys/kernel/irq"
+        self._base = str(self.base)
 
     def read(self, irq: int) -> IrqInfo | None:
         """The irq's state, or None if no irq `irq` exists (never allocated or freed)."""
@@ -67,12 +68,12 @@ class SysIrq:
         A step reads its irqs' counts twice; one file instead of five matters
         in a TCG guest, where every open costs about half a millisecond.
         """
-        counts = read_optional(self.base / str(int(irq)) / "per_cpu_count")
+        counts = read_optional(f"{self._base}/{int(irq)}/per_cpu_count")
         return None if counts is None else dict(enumerate(_count_list(counts)))
 
     def actions(self, irq: int) -> tuple[str, ...]:
         """The names of the handlers requested on the irq (none: not requested)."""
-        actions = read_optional(self.base / str(int(irq)) / "actions")
+        actions = read_optional(f"{self._base}/{int(irq)}/actions")
         return tuple(a for a in actions.split(",") if a) if actions else ()
 
     def read_many(self, irqs: Iterable[int]) -> dict[int, IrqInfo]:

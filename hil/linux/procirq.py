@@ -32,11 +32,13 @@ class AffinityWrite:
 class ProcIrq:
     def __init__(self, root: Path = Path("/")) -> None:
         self.base = root / "proc/irq"
+        self._base = str(self.base)
 
-    def _file(self, irq: int, name: str) -> Path:
+    def _file(self, irq: int, name: str) -> str:
+        """A string, not a Path: joining Paths costs more than the read in a TCG guest."""
         if irq < 0:
             raise ValueError(f"irq number must not be negative: {irq}")
-        return self.base / str(int(irq)) / name
+        return f"{self._base}/{int(irq)}/{name}"
 
     def set_affinity(self, irq: int, cpus: Iterable[int]) -> AffinityWrite:
         """Write `cpus` to /proc/irq/N/smp_affinity_list.

@@ -13,13 +13,26 @@ import os
 from pathlib import Path
 
 
-def read_attr(path: Path) -> str:
-    """The attribute's text without its trailing newline; OSError if unreadable."""
-    with open(path, encoding="ascii", errors="replace") as f:
-        return f.read().rstrip("\n")
+def read_attr(path: str | Path) -> str:
+    """The attribute's text without its trailing newline; OSError if unreadable.
+
+    Read with bare `os` calls: a step reads dozens of attributes, and in a TCG
+    guest the text-file layers of `open()` cost more than the read itself.
+    """
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = [os.read(fd, READ_SIZE)]
+        while chunks[-1]:  # procfs hands out a page per read
+            chunks.append(os.read(fd, READ_SIZE))
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode("ascii", "replace").rstrip("\n")
 
 
-def read_optional(path: Path) -> str | None:
+READ_SIZE = 65536
+
+
+def read_optional(path: str | Path) -> str | None:
     """Like `read_attr`, but None when the attribute does not exist."""
     try:
         return read_attr(path)
@@ -27,7 +40,7 @@ def read_optional(path: Path) -> str | None:
         return None
 
 
-def write_attr(path: Path, text: str) -> None:
+def write_attr(path: str | Path, text: str) -> None:
     """Write `text` to the attribute in one `write(2)`; OSError carries the kernel's errno."""
     _write_once(path, text, os.O_WRONLY | os.O_TRUNC)
 
@@ -38,7 +51,7 @@ def append_attr(path: Path, text: str) -> None:
     _write_once(path, text, os.O_WRONLY | os.O_APPEND)
 
 
-def _write_once(path: Path, text: str, flags: int) -> None:
+def _write_once(path: str | Path, text: str, flags: int) -> None:
     fd = os.open(path, flags)
     try:
         data = text.encode("ascii")

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hil.linux.sysfile import append_attr
+from hil.linux.tracefs import VECTOR_EVENTS
 
 KALLSYMS = {
     0xFFFFFFFF81A00000: "modify_irte",  # AMD's, drivers/iommu/amd/iommu.c
@@ -78,6 +79,8 @@ class FakeKprobeKernel:
     def add_instance(self, name: str) -> Path:
         instance = self.tracing / "instances" / name
         write(instance / "events/irq_vectors/enable", "0\n")
+        for event in VECTOR_EVENTS:
+            write(instance / "events/irq_vectors" / event / "enable", "0\n")
         write(instance / "tracing_on", "1\n")
         write(instance / "trace", "")
         write(instance / "trace_pipe", "")

@@ -7,6 +7,7 @@ from hil.linux.procinterrupts import (
     ProcInterrupts,
     VfioAction,
     parse_vfio_action,
+    summary_totals,
 )
 from hil.linux.synthetic import synthetic_count, synthetic_proc_interrupts
 
@@ -194,3 +195,16 @@ def test_selective_parse_keeps_only_the_watched_irqs():
     table = ProcInterrupts.parse(text, irqs=[10, 2000])
     assert set(table.irqs) == {10, 2000}
     assert table.irqs[2000].values == tuple(synthetic_count(2000, c) for c in range(512))
+
+
+def test_summary_totals_agree_with_the_full_parse(fixture_text):
+    texts = [
+        fixture_text("proc-interrupts_synthetic_cpu2-offline.txt"),
+        synthetic_proc_interrupts(8, 300),
+    ]
+    for text in texts:
+        table = ProcInterrupts.parse(text)
+        names = ("SPU", "ERR", "MIS", "LOC", "NOPE")
+        expected = {n: row.total for n in names if (row := table.summary(n)) is not None}
+        assert set(expected) == {"SPU", "ERR", "MIS", "LOC"}
+        assert summary_totals(text, names) == expected

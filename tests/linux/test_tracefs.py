@@ -1,6 +1,6 @@
 import pytest
 
-from hil.linux.tracefs import Tracefs, TracefsError, VectorEvent, parse_trace
+from hil.linux.tracefs import VECTOR_EVENTS, Tracefs, TracefsError, VectorEvent, parse_trace
 
 
 @pytest.mark.parametrize(
@@ -72,9 +72,14 @@ def make_tracing(root, put, with_matrix=True):
     return tracing
 
 
+NOISY_EVENTS = ("local_timer_entry", "local_timer_exit", "reschedule_entry", "call_function_entry")
+
+
 def fill_instance_like_the_kernel(instance, put, with_matrix):
     """What tracefs creates on mkdir of an instance."""
     put(instance / "events/irq_vectors/enable", "0\n")
+    for event in (*VECTOR_EVENTS, *NOISY_EVENTS):
+        put(instance / "events/irq_vectors" / event / "enable", "0\n")
     if with_matrix:
         put(instance / "events/irq_matrix/enable", "0\n")
     put(instance / "tracing_on", "1\n")
@@ -89,7 +94,10 @@ def test_instance_lifecycle(tmp_path, put, fixture_text):
     tr.create()
     fill_instance_like_the_kernel(tr.dir, put, with_matrix=True)
     tr.enable()
-    assert (tr.dir / "events/irq_vectors/enable").read_text() == "1\n"
+    for event in VECTOR_EVENTS:
+        assert (tr.dir / "events/irq_vectors" / event / "enable").read_text() == "1\n"
+    for event in NOISY_EVENTS:  # a tick or an IPI is no vector change
+        assert (tr.dir / "events/irq_vectors" / event / "enable").read_text() == "0\n"
     assert (tr.dir / "events/irq_matrix/enable").read_text() == "1\n"
     assert (tracing / "events/irq_vectors/enable").read_text() == "0\n"  # global untouched
     (tr.dir / "trace_pipe").write_text(fixture_text("trace_6.12_e1000e-msix_IR-on.txt"))
@@ -98,7 +106,8 @@ def test_instance_lifecycle(tmp_path, put, fixture_text):
     tr.clear()
     assert (tr.dir / "trace").read_text() == ""
     tr.disable()
-    assert (tr.dir / "events/irq_vectors/enable").read_text() == "0\n"
+    for event in VECTOR_EVENTS:
+        assert (tr.dir / "events/irq_vectors" / event / "enable").read_text() == "0\n"
     for f in sorted(tr.dir.rglob("*"), reverse=True):  # the kernel empties it on rmdir
         f.rmdir() if f.is_dir() else f.unlink()
     tr.remove()
@@ -110,8 +119,16 @@ def test_without_irq_matrix_only_irq_vectors_is_enabled(tmp_path, put):
     tr = Tracefs(tmp_path)
     fill_instance_like_the_kernel(tr.dir, put, with_matrix=False)
     tr.enable()
-    assert (tr.dir / "events/irq_vectors/enable").read_text() == "1\n"
+    assert (tr.dir / "events/irq_vectors/vector_update/enable").read_text() == "1\n"
     assert not (tr.dir / "events/irq_matrix").exists()
+
+
+def test_a_kernel_without_vector_events_is_told_not_traced(tmp_path, put):
+    make_tracing(tmp_path, put, with_matrix=False)
+    tr = Tracefs(tmp_path)
+    put(tr.dir / "events/irq_vectors/local_timer_entry/enable", "0\n")
+    with pytest.raises(TracefsError, match=r"no vector events in .*irq_vectors"):
+        tr.enable()
 
 
 def test_not_available_without_tracefs(tmp_path):

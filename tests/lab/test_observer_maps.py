@@ -1,0 +1,59 @@
+"""The Observer reads a device's entry -> irq map once per step, not twice.
+
+The map an outcome read is the next snapshot's, once: a step that ends in an
+error, or a device that is attached again, has its map read anew.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from hil.lab.observe import Observer
+
+BDF = "0000:00:03.0"
+
+
+@dataclass
+class Device:
+    """What the Observer reads of an opened device when no entry is known yet."""
+
+    name: str = "igb0"
+    bdf: str = BDF
+    index: None = None
+    eventfds: dict[int, int] = field(default_factory=dict)
+    known_entries: set[int] = field(default_factory=set)
+
+
+@pytest.fixture
+def machine(root: Path) -> Path:
+    """Two MSI-X vectors of the device: entries 0 and 1 on irqs 40 and 41."""
+    msi = root / "sys/bus/pci/devices" / BDF / "msi_irqs"
+    msi.mkdir(parents=True)
+    for entry, irq in ((0, 40), (1, 41)):
+        (msi / str(irq)).write_text("msix\n")
+        folder = root / f"sys/kernel/irq/{irq}"
+        folder.mkdir(parents=True)
+        (folder / "hwirq").write_text(f"{entry}\n")
+        (folder / "chip_name").write_text(f"PCI-MSIX-{BDF}\n")
+        (folder / "per_cpu_count").write_text("1,2\n")
+    return root
+
+
+def test_the_next_snapshot_takes_the_map_of_the_last_outcome(machine: Path) -> None:
+    observer, dev = Observer(machine, "s"), Device()
+    observer.outcome(1, "enable", [dev], observer.snapshot([dev]), None, None, None)
+    shutil.rmtree(machine / "sys/bus/pci/devices" / BDF / "msi_irqs")
+    assert set(observer.snapshot([dev]).per_irq) == {40, 41}  # not read again
+    assert observer.snapshot([dev]).per_irq == {}  # taken once: read anew
+
+
+def test_a_device_attached_again_has_its_map_read_anew(machine: Path) -> None:
+    observer, dev = Observer(machine, "s"), Device()
+    observer.outcome(1, "enable", [dev], observer.snapshot([dev]), None, None, None)
+    shutil.rmtree(machine / "sys/bus/pci/devices" / BDF / "msi_irqs")
+    observer.forget(dev)
+    assert observer.snapshot([dev]).per_irq == {}
