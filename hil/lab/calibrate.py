@@ -22,9 +22,14 @@ from hil.linux.iommu import allow_unsafe_interrupts, detect_ir, intel_caching_mo
 from hil.linux.pci import PciSysfs, parse_capabilities
 from hil.linux.procinterrupts import ProcInterrupts
 from hil.linux.procirq import ProcIrq
-from hil.linux.topology import Topology
+from hil.linux.topology import Topology, irqbalance_running
 from hil.model.calibration import Calibration, CpuInfo, ExistingIrq
 from hil.model.vocabulary import ApicMode
+
+
+def boot_log(root: Path = Path("/")) -> str:
+    """The kernel log now, for `live_calibration` and `machine_facts` to share."""
+    return _dmesg(root)
 
 
 def _dmesg(root: Path) -> str:
@@ -50,8 +55,9 @@ def apic_mode(topo: Topology, possible_cpus: int) -> ApicMode:
     return ApicMode.PHYSICAL_FLAT
 
 
-def machine_facts(root: Path = Path("/")) -> dict[str, Any]:
-    text = _dmesg(root)
+def machine_facts(root: Path = Path("/"), boot_log: str | None = None) -> dict[str, Any]:
+    """`boot_log`: the kernel log as an earlier read found it (see `live_calibration`)."""
+    text = _dmesg(root) if boot_log is None else boot_log
     table = ProcInterrupts.parse((root / "proc/interrupts").read_text())
     topo = Topology.read(root, text)
     ir = detect_ir(root, text, table)
@@ -65,7 +71,7 @@ def machine_facts(root: Path = Path("/")) -> dict[str, Any]:
         "online_cpus": list(online),
         "hotpluggable_cpus": [c for c in online if hotplug.is_hotpluggable(c)],
         "allow_unsafe_interrupts": allow_unsafe_interrupts(root),
-        "irqbalance": topo.irqbalance_running,
+        "irqbalance": irqbalance_running(root),
         "caching_mode": intel_caching_mode(root),
     }
 
@@ -111,8 +117,12 @@ def _unmaskable_msi(pci: PciSysfs, bdf: str, cache: dict[str, bool]) -> bool:
     return cache[bdf]
 
 
-def live_calibration(root: Path = Path("/")) -> Calibration:
-    text = _dmesg(root)
+def live_calibration(root: Path = Path("/"), boot_log: str | None = None) -> Calibration:
+    """`boot_log`: the kernel log as an earlier read found it.  Only its boot lines
+    are used (APIC routing, IR, the IO-APIC GSI ranges), and a boot does not
+    change them: reading /dev/kmsg takes one read per record, 40% of a
+    calibration, and a long session's log may have wrapped past them since."""
+    text = _dmesg(root) if boot_log is None else boot_log
     table = ProcInterrupts.parse((root / "proc/interrupts").read_text())
     topo = Topology.read(root, text)
     ir = detect_ir(root, text, table)

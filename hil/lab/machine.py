@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 from hil.devices.answering import AnsweringIO, DeviceStoppedAnswering, Presence, explain
 from hil.devices.base import DeviceError, DeviceUnavailable, StoredMessageDriver
 from hil.devices.registry import driver_for
-from hil.lab.calibrate import live_calibration, machine_facts
+from hil.lab.calibrate import boot_log, live_calibration, machine_facts
 from hil.lab.codeid import code_digest
 from hil.lab.firing import PacedFires, check_silence, fires_while_moving, paced_fires
 from hil.lab.journal import AffinityEntry, CpuEntry, DriverEntry, Journal, restore_sessions
@@ -71,6 +71,10 @@ class OperationError(RuntimeError):
     """A machine operation was refused; the message says why and what to do."""
 
 
+ALLOCATING_STEPS = (S.Enable, S.Request, S.Release, S.Disable)
+"""Steps that may allocate or free a device's vectors (and so renumber its irqs)."""
+
+
 class MachineOps:
     OPERATIONS: ClassVar[frozenset[str]] = frozenset(
         {
@@ -103,6 +107,7 @@ class MachineOps:
         self.procirq = ProcIrq(root)
         self.hotplug = CpuHotplug(root)
         self.observer = Observer(root, self.session_id)
+        self._first_log: str | None = None
         self.devices: dict[str, OpenedDevice] = {}
         self.offlined: set[int] = set()
         self.touched_irqs: set[int] = set()
@@ -117,7 +122,7 @@ class MachineOps:
         }
 
     def facts(self) -> dict[str, Any]:
-        return machine_facts(self.root)
+        return machine_facts(self.root, self._boot_log())
 
     def session_begin(self, kernel_writes: bool = False) -> dict[str, Any]:
         """Put back whatever an earlier, killed session left changed; trace, with the
@@ -153,7 +158,14 @@ class MachineOps:
         }
 
     def calibrate(self) -> dict[str, Any]:
-        return live_calibration(self.root).to_dict()
+        return live_calibration(self.root, self._boot_log()).to_dict()
+
+    def _boot_log(self) -> str:
+        """The kernel log as this agent first read it: the boot lines calibration needs."""
+        if self._first_log:
+            return self._first_log
+        self._first_log = boot_log(self.root)  # kept only if the read found a log
+        return self._first_log
 
     def set_test_link(
         self, bdf: str, up: bool, address: str | None = None, default_route: bool = False
@@ -383,7 +395,7 @@ class MachineOps:
                 fired.device.driver.acknowledge(fired.entry)
         return self.observer.outcome(
             number, S.describe(decoded), self.devices.values(), before, errno_name, granted,
-            fired=fired,
+            fired=fired, allocates=isinstance(decoded, ALLOCATING_STEPS),
         )  # fmt: skip
 
     def _fire(self, dev: OpenedDevice, entry: int, times: int) -> Fired:

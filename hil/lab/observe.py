@@ -20,7 +20,7 @@ from pathlib import Path
 from hil.lab.calibrate import allocated_irqs
 from hil.lab.journal import Journal
 from hil.lab.kernelwrites import WriteRecorder
-from hil.lab.opened import OpenedDevice, entry_irq_map
+from hil.lab.opened import OpenedDevice, entry_irq_map, msi_irqs
 from hil.linux.dmesg import DmesgWindow, classify, unexpected
 from hil.linux.irqsysfs import SysIrq
 from hil.linux.kprobes import WriteLog, parse_writes
@@ -61,6 +61,8 @@ class Snapshot:
     spurious: int = 0
     known: set[int] = field(default_factory=set)
     """Every irq the machine had when the step began."""
+    maps: dict[str, dict[int, int]] = field(default_factory=dict)
+    """Each device's entry -> irq map when the step began, by BDF."""
 
 
 class Observer:
@@ -79,6 +81,8 @@ class Observer:
         """Last CPU vector per irq, learned from irq_vectors trace events."""
         self.anomalies: list[str] = []
         self._interrupts = f"{root}/proc/interrupts"
+        self._pba: dict[str, tuple[int, int] | None] = {}
+        """Each attached MSI-X device's pending-bit array: (BAR, offset)."""
         self._maps: dict[str, dict[int, int]] = {}
         """Each device's entry -> irq map as the last step's outcome read it.
 
@@ -168,9 +172,26 @@ class Observer:
     def irq_map(self, dev: OpenedDevice) -> dict[int, int]:
         return entry_irq_map(self.root, dev.bdf)
 
+    def _map_after(self, dev: OpenedDevice, before: Snapshot, allocates: bool) -> dict[int, int]:
+        """The device's map at the end of a step.
+
+        An irq number's hwirq changes only when it is freed and allocated
+        again; a step that allocates nothing, whose device still lists the
+        same irqs, keeps the map it began with (ten fewer reads a step).
+        """
+        mapping = before.maps.get(dev.bdf)
+        if (
+            allocates
+            or mapping is None
+            or set(msi_irqs(self.root, dev.bdf)) != set(mapping.values())
+        ):
+            return self.irq_map(dev)
+        return mapping
+
     def forget(self, dev: OpenedDevice) -> None:
-        """The device leaves the session (detached, or reset): its map is read anew."""
+        """The device leaves the session or joins it: what was learnt of it is read anew."""
         self._maps.pop(dev.bdf, None)
+        self._pba.pop(dev.bdf, None)
 
     def irq_of(self, dev: OpenedDevice, entry: int) -> int | None:
         return self.irq_map(dev).get(entry)
@@ -194,10 +215,12 @@ class Observer:
         self._drain_trace(set(), set())
         snap = Snapshot(spurious=self._spurious_total(), known=set(allocated_irqs(self.root)))
         for dev in devices:
-            for fd in dev.eventfds.values():
-                _drain(fd)
+            _drain_all(dev.eventfds)
             mapping = self._maps.pop(dev.bdf, None)
-            for irq in (self.irq_map(dev) if mapping is None else mapping).values():
+            if mapping is None:
+                mapping = self.irq_map(dev)
+            snap.maps[dev.bdf] = mapping
+            for irq in mapping.values():
                 snap.per_irq[irq] = self.sysirq.per_cpu(irq) or {}
         self.dmesg.mark()
         return snap
@@ -236,9 +259,12 @@ class Observer:
         errno_name: str | None,
         granted: int | None,
         fired: Fired | None,
+        allocates: bool = True,
     ) -> StepOutcome:
+        """What the step did; `allocates` False for a step that allocates and frees
+        no vector (a fire, an affinity write, a CPU going off or on line)."""
         devices = list(devices)
-        maps = {dev.name: self.irq_map(dev) for dev in devices}
+        maps = {dev.name: self._map_after(dev, before, allocates) for dev in devices}
         self._maps = {dev.bdf: maps[dev.name] for dev in devices}
         ours = set(before.per_irq).union(*(m.values() for m in maps.values()))
         trace, writes, lost_events = self._drain_trace(before.known, ours)
@@ -254,10 +280,11 @@ class Observer:
                 views.append(self._view(dev, entry, mapping.get(entry), table))
             is_fired = fired is not None and fired.device is dev
             total = 0
-            for entry in sorted(dev.known_entries):
-                delta = self._delta(mapping.get(entry), before)
-                fd = dev.eventfds.get(entry)
-                count = _drain(fd) if fd is not None else None
+            entries = sorted(dev.known_entries)
+            deltas = [self._delta(mapping.get(entry), before) for entry in entries]
+            counts = _drain_all(dev.eventfds)  # after the counts: a handler counts, then signals
+            for entry, delta in zip(entries, deltas, strict=True):
+                count = counts.get(entry)
                 if count is not None and fired is not None and is_fired and entry == fired.entry:
                     count += fired.consumed
                 total += sum(n for _, n in delta)
@@ -290,10 +317,14 @@ class Observer:
         """The MSI-X PBA bit of `entry`: a fire to a masked vector is latched, not lost."""
         if dev.index is not IrqIndex.MSIX:
             return False
-        msix = parse_capabilities(self.pci.config_bytes(dev.bdf)).msix
-        if msix is None:
+        if dev.bdf not in self._pba:  # where the PBA is does not change while attached
+            msix = parse_capabilities(self.pci.config_bytes(dev.bdf)).msix
+            self._pba[dev.bdf] = None if msix is None else (msix.pba_bir, msix.pba_offset)
+        pba = self._pba[dev.bdf]
+        if pba is None:
             return False
-        word = dev.io.bar(msix.pba_bir).read64(msix.pba_offset + 8 * (entry // 64))
+        bir, offset = pba
+        word = dev.io.bar(bir).read64(offset + 8 * (entry // 64))
         return bool(word >> (entry % 64) & 1)
 
     def _delta(self, irq: int | None, before: Snapshot) -> tuple[tuple[int, int], ...]:
@@ -356,8 +387,24 @@ class Observer:
             return None
 
 
-def _drain(fd: int) -> int:
-    try:
-        return int.from_bytes(os.read(fd, 8), "little")
-    except BlockingIOError:
-        return 0
+def _drain_all(eventfds: dict[int, int]) -> dict[int, int]:
+    """entry -> the count each eventfd held (0 if none), now reset.
+
+    One poll finds the few that were signalled; reading all of them, each
+    empty one a failed read and a Python exception, cost more than the step's
+    own work in a TCG guest.
+    """
+    counts = dict.fromkeys(eventfds, 0)
+    if not eventfds:
+        return counts
+    poller = select.poll()
+    entry_of = {}
+    for entry, fd in eventfds.items():
+        poller.register(fd, select.POLLIN)
+        entry_of[fd] = entry
+    for fd, _ in poller.poll(0):
+        try:
+            counts[entry_of[fd]] = int.from_bytes(os.read(fd, 8), "little")
+        except BlockingIOError:  # read by someone else since the poll
+            continue
+    return counts

@@ -61,16 +61,21 @@ def msi_irqs(root: Path, bdf: str) -> list[int]:
 
 
 def entry_irq_map(root: Path, bdf: str) -> dict[int, int]:
-    """entry -> irq for every allocated vector of the device."""
+    """entry -> irq for every allocated vector of the device.
+
+    The chip is read once: a device's vectors all live in one irq domain
+    (its own from 6.2 on, the global PCI-MSI one before).
+    """
     out: dict[int, int] = {}
+    per_device_domain: bool | None = None
     for irq in msi_irqs(root, bdf):
         base = f"{root}/sys/kernel/irq/{irq}"
         try:
             hwirq = int(read_attr(f"{base}/hwirq").strip())
-            chip = read_attr(f"{base}/chip_name").strip()
+            if per_device_domain is None:
+                per_device_domain = read_attr(f"{base}/chip_name").strip().endswith(bdf)
         except (OSError, ValueError):
             continue
-        per_device_domain = chip.endswith(bdf)
         entry = hwirq if per_device_domain else hwirq & ENTRY_MASK_PRE_6_2
         out[entry] = irq
     return out

@@ -1,9 +1,9 @@
 """CPU topology and the facts that decide how a non-remapped MSI names a CPU.
 
 Without IR the MSI address carries an APIC ID (physical) or a logical mask,
-chosen by the APIC routing mode; APIC IDs need not equal CPU numbers.  A
-running irqbalance moves irqs behind a test's back, and the kernel release
-decides several rules of the model, so all of these are read together.
+chosen by the APIC routing mode; APIC IDs need not equal CPU numbers.  The
+kernel release decides several rules of the model, so it is read with them.
+Whether irqbalance runs (it moves irqs behind a test's back) is asked apart.
 """
 
 from __future__ import annotations
@@ -43,7 +43,6 @@ class Topology:
 
     cpus: tuple[CpuTopology, ...]
     apic_mode: ApicMode | None
-    irqbalance_running: bool
     kernel_release: str | None
     kernel_version: tuple[int, ...]
 
@@ -64,7 +63,6 @@ class Topology:
                 for cpu, apicid in sorted(apicids.items())
             ),
             apic_mode=parse_apic_mode(dmesg_text),
-            irqbalance_running=irqbalance_running(root),
             kernel_release=release,
             kernel_version=parse_kernel_version(release or ""),
         )
@@ -115,7 +113,11 @@ def parse_apic_mode(dmesg_text: str) -> ApicMode | None:
 
 
 def irqbalance_running(root: Path) -> bool:
-    """True if any process is named irqbalance (from /proc/<pid>/comm)."""
+    """True if any process is named irqbalance (from /proc/<pid>/comm).
+
+    Not part of `Topology`: it reads every process's name, a tenth of a
+    calibration in a TCG guest, and only the machine's facts report it.
+    """
     proc = root / "proc"
     try:
         pids = [p for p in os.listdir(proc) if p.isdigit()]

@@ -50,10 +50,16 @@ for _cls in (
 
 
 def encode(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out: dict[str, Any] = {"type": type(value).__name__}
-        for f in dataclasses.fields(value):
-            out[f.name] = encode(getattr(value, f.name))
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    names = _FIELD_NAMES.get(kind)
+    if names is None and dataclasses.is_dataclass(kind):
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(kind))
+    if names is not None:
+        out: dict[str, Any] = {"type": kind.__name__}
+        for name in names:
+            out[name] = encode(getattr(value, name))
         return out
     if isinstance(value, Enum):
         return value.value
@@ -62,6 +68,13 @@ def encode(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): encode(v) for k, v in value.items()}
     return value
+
+
+_SCALARS = frozenset({int, str, float, bool, type(None)})
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+"""Each dataclass's field names, looked up once: the agent encodes every step's
+outcome (~100 objects) in a TCG guest, where `dataclasses.fields` per object
+cost as much as observing the step."""
 
 
 def decode(data: Any) -> Any:

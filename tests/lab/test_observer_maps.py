@@ -57,3 +57,23 @@ def test_a_device_attached_again_has_its_map_read_anew(machine: Path) -> None:
     shutil.rmtree(machine / "sys/bus/pci/devices" / BDF / "msi_irqs")
     observer.forget(dev)
     assert observer.snapshot([dev]).per_irq == {}
+
+
+def test_a_step_that_allocates_nothing_keeps_its_map_while_the_irqs_stay(machine: Path) -> None:
+    observer, dev = Observer(machine, "s"), Device()
+    before = observer.snapshot([dev])
+    (machine / "sys/kernel/irq/41/hwirq").write_text("7\n")  # not read again
+    observer.outcome(1, "fire", [dev], before, None, None, None, allocates=False)
+    assert observer._maps[BDF] == {0: 40, 1: 41}
+
+
+def test_an_allocating_step_or_a_changed_irq_list_reads_the_map_again(machine: Path) -> None:
+    observer, dev = Observer(machine, "s"), Device()
+    before = observer.snapshot([dev])
+    (machine / "sys/kernel/irq/41/hwirq").write_text("7\n")
+    observer.outcome(1, "enable", [dev], before, None, None, None, allocates=True)
+    assert observer._maps[BDF] == {0: 40, 7: 41}
+    before = observer.snapshot([dev])
+    (machine / "sys/bus/pci/devices" / BDF / "msi_irqs/41").unlink()
+    observer.outcome(2, "fire", [dev], before, None, None, None, allocates=False)
+    assert observer._maps[BDF] == {0: 40}

@@ -2,7 +2,12 @@ import pytest
 
 from hil.linux.iommu import allow_unsafe_interrupts, detect_ir, intel_caching_mode
 from hil.linux.procinterrupts import ProcInterrupts
-from hil.linux.topology import Topology, parse_apic_mode, parse_kernel_version
+from hil.linux.topology import (
+    Topology,
+    irqbalance_running,
+    parse_apic_mode,
+    parse_kernel_version,
+)
 from hil.model.vocabulary import ApicMode, IrType
 
 CPUINFO = """processor\t: 0
@@ -38,7 +43,7 @@ def test_topology_reads_apicids_nodes_release_and_irqbalance(tmp_path, put):
     assert [(c.cpu, c.apicid, c.node) for c in topo.cpus] == [(0, 0, 0), (1, 2, 0), (2, 4, 1)]
     assert topo.apicid(1) == 2 and topo.apicid(9) is None
     assert topo.apic_mode is ApicMode.PHYSICAL_FLAT
-    assert topo.irqbalance_running
+    assert irqbalance_running(tmp_path)
     assert topo.kernel_release == "6.12.95+deb12-amd64"
     assert topo.kernel_version == (6, 12, 95)
 
@@ -46,7 +51,7 @@ def test_topology_reads_apicids_nodes_release_and_irqbalance(tmp_path, put):
 def test_topology_of_an_empty_root(tmp_path):
     topo = Topology.read(tmp_path)
     assert topo.cpus == () and topo.apic_mode is None
-    assert not topo.irqbalance_running and topo.kernel_version == ()
+    assert not irqbalance_running(tmp_path) and topo.kernel_version == ()
 
 
 @pytest.mark.parametrize(
