@@ -310,15 +310,16 @@ def _fire_quick(m: MachineState, step: Fire, number: int, action: str) -> Predic
     if irq.placement_uncertain:
         uncertain.add(f"delivered.{step.device}[{step.entry}].per_cpu")
     relative: dict[str, Relative] = {}
-    fields = _OUTCOME_DEFAULTS.copy()
+    fields = _FIRE_DEFAULTS.copy()
     fields["step"] = number
     fields["action"] = action
     fields["vectors"] = (_view(m, vs, uncertain, relative),)
     per_cpu = ((cpu or 0, 1),)
     eventfd = 1 if vs.requested else None
-    fields["deliveries"] = (_shared_delivery((step.device, step.entry), per_cpu, eventfd, vs),)
-    fields["lost"] = 0
-    fields["spurious"] = 0
+    delivery = vs.last_delivery  # `_shared_delivery`'s reuse, inlined: most fires repeat it
+    if delivery is None or delivery.per_cpu != per_cpu or delivery.eventfd != eventfd:
+        delivery = _shared_delivery((step.device, step.entry), per_cpu, eventfd, vs)
+    fields["deliveries"] = (delivery,)
     return _predict(m, fields, uncertain, relative, None)
 
 
@@ -367,6 +368,9 @@ _OUTCOME_DEFAULTS: dict[str, object] = {
     "kernel_writes": None,  # evidence the lab records; never predicted
 }
 """Every StepOutcome field in declaration order, at its value when a step left it unset."""
+
+_FIRE_DEFAULTS: dict[str, object] = {**_OUTCOME_DEFAULTS, "lost": 0, "spurious": 0}
+"""The defaults of a fire's outcome: it counts its losses (none on the quick path)."""
 
 
 def _delivery(
