@@ -338,7 +338,7 @@ def write_affinity(m: MachineState, irq: IrqState, mask: frozenset[int]) -> str 
         m.rule("affinity-while-deactivated")
         return None
     error: str | None = None
-    if can_move_in_process_context(m) and irq.pending is None:
+    if m.remapped and irq.pending is None:  # `can_move_in_process_context`, inlined
         error = set_affinity(m, irq, mask)
         if error == "EBUSY":
             # irq_try_set_affinity: the generic pending mechanism hides -EBUSY.

@@ -206,9 +206,17 @@ class VectorMatrix:
         vector = (free & -free).bit_length() - 1
         cm.used |= 1 << vector
         cm.allocated += 1
-        self._set_available(cpu, cm, cm.available - 1)
-        if reserved:
-            self.global_reserved = max(0, self.global_reserved - 1)
+        # `_set_available`, inlined (every allocation): the chosen CPU is online and its
+        # count falls by one, so its bit moves one group down and the top stays.
+        avail = cm.available
+        groups = self._groups
+        bit = 1 << cpu
+        groups[avail] ^= bit
+        groups[avail - 1] = groups.get(avail - 1, 0) | bit
+        cm.available = avail - 1
+        self.global_available -= 1
+        if reserved and self.global_reserved:  # never below zero
+            self.global_reserved -= 1
         return cpu, vector
 
     def free(self, cpu: int, vector: int, managed: bool = False) -> None:
@@ -219,7 +227,16 @@ class VectorMatrix:
         if managed:
             return
         cm.allocated -= 1
-        self._set_available(cpu, cm, cm.available + 1)
+        avail = cm.available + 1
+        cm.available = avail
+        if cm.online:  # `_set_available`, inlined (every free): one group up
+            groups = self._groups
+            bit = 1 << cpu
+            groups[avail - 1] ^= bit
+            groups[avail] = groups.get(avail, 0) | bit
+            if avail > self._top:
+                self._top = avail
+            self.global_available += 1
 
     def reserve(self) -> None:
         """irq_matrix_reserve: a global promise only; never fails (it warns at most)."""
