@@ -99,7 +99,8 @@ class VectorState:
     """The last Delivery reported for this vector, shared likewise (`model._delivery`)."""
 
     def __post_init__(self) -> None:
-        self.key = f"{self.device}.{self.index.value}[{self.entry}]"
+        # A StrEnum formats as its value, in C: `.value` is an enum property (Python code).
+        self.key = f"{self.device}.{self.index}[{self.entry}]"
 
 
 @dataclass(eq=False)
