@@ -309,11 +309,13 @@ def set_affinity(m: MachineState, irq: IrqState, mask: frozenset[int]) -> str | 
     """irq_do_set_affinity -> apic_set_affinity; on success the mask is stored and the
     layer above reacts: IR rewrites the IRTE and schedules cleanup at once
     (intel_ir_set_affinity), non-IR rewrites the device (msi_set_affinity)."""
-    error = assign_vector_locked(m, irq, _online_part(m, mask))
+    all_cpus = m.all_cpus
+    # `_online_part`, inlined: every move and request asks it.
+    dest = None if mask is all_cpus else mask & m.online
+    error = assign_vector_locked(m, irq, dest)
     if error is not None:
         return error
-    all_cpus = m.all_cpus  # `spans_all`, inlined: every move asks it
-    irq.affinity = None if mask is all_cpus or mask == all_cpus else mask
+    irq.affinity = None if mask is all_cpus or mask == all_cpus else mask  # `spans_all`
     if m.remapped:
         if irq.move_in_progress:
             schedule_cleanup(m, irq)

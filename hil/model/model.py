@@ -1194,7 +1194,8 @@ class _Handlers:
     def all_vectors(self) -> list[VectorState]:
         out: list[VectorState] = []
         for _, dev in sorted(self.m.devices.items()):
-            out.extend(dev.vectors[e] for e in sorted(dev.vectors))
+            vectors = dev.vectors
+            out += [vectors[e] for e in sorted(vectors)]  # a list, not a generator to resume
         return out
 
 
