@@ -12,8 +12,8 @@ from __future__ import annotations
 from hil.model.matrix import MatrixError
 from hil.model.message import ZERO_MESSAGE, compat_message
 from hil.model.remap import amd_message, intel_message
-from hil.model.state import IrqState, MachineState, VectorState, irq_order
-from hil.model.vocabulary import IrType, MsiMessage
+from hil.model.state import IrqState, MachineState, irq_order
+from hil.model.vocabulary import IrType
 
 _INTEL = IrType.INTEL
 """Bound once: in Python 3.11 an enum member read goes through the enum metaclass and
@@ -25,29 +25,27 @@ _ERRNO_VALUE = {"EINVAL": -22, "ENOSPC": -28, "EBUSY": -16, "ENOMEM": -12}
 # -- the device side (MSI layer) -------------------------------------------------
 
 
-def composed_message(m: MachineState, vs: VectorState) -> MsiMessage | None:
-    """irq_chip_compose_msi_msg through the hierarchy: remappable or compat."""
-    irq = vs.irq
-    if m.remapped:
-        if irq.irte is None:
-            return None
-        return intel_message(irq.irte) if m.ir is _INTEL else amd_message(irq.irte)
-    if irq.cfg_cpu is None or irq.cfg_vector is None:
-        return None
-    return compat_message(m.apic_mode, irq.cfg_cpu, m.apicid[irq.cfg_cpu], irq.cfg_vector)
-
-
 def write_message(m: MachineState, irq: IrqState) -> None:
-    """msi_domain_activate / msi_set_affinity: the device gets the composed message."""
-    vs = device_vector(m, irq)
-    if vs is not None:
-        vs.message = composed_message(m, vs)
-
-
-def device_vector(m: MachineState, irq: IrqState) -> VectorState | None:
+    """msi_domain_activate / msi_set_affinity: the device gets the message composed
+    through the hierarchy (irq_chip_compose_msi_msg: remappable or compat).  The
+    device's vector is looked up here, not by a helper: every activation and
+    every move without IR writes the device."""
     if irq.device is None or irq.entry is None:
-        return None
-    return m.devices[irq.device].vectors.get(irq.entry)
+        return
+    vs = m.devices[irq.device].vectors.get(irq.entry)
+    if vs is None:
+        return
+    if m.remapped:
+        ref = irq.irte
+        if ref is None:
+            vs.message = None
+        else:
+            vs.message = intel_message(ref) if m.ir is _INTEL else amd_message(ref)
+    elif irq.cfg_cpu is None or irq.cfg_vector is None:
+        vs.message = None
+    else:
+        cpu = irq.cfg_cpu
+        vs.message = compat_message(m.apic_mode, cpu, m.apicid[cpu], irq.cfg_vector)
 
 
 # -- vector domain (arch/x86/kernel/apic/vector.c) --------------------------------
@@ -55,7 +53,15 @@ def device_vector(m: MachineState, irq: IrqState) -> VectorState | None:
 
 def update_cfg(m: MachineState, irq: IrqState, cpu: int, vector: int) -> None:
     """apic_update_irq_cfg: hardware config and effective affinity follow."""
-    m.set_cfg(irq, cpu, vector)
+    old = irq.cfg_cpu
+    if old != cpu:  # `m.set_cfg`, inlined (every vector change): `on_cpu` follows
+        if old is not None:
+            m.on_cpu[old].discard(irq)
+        on = m.on_cpu.get(cpu)
+        if on is None:
+            on = m.on_cpu[cpu] = set()
+        on.add(irq)
+    irq.cfg_cpu, irq.cfg_vector = cpu, vector
     irq.effective_override = None
     irq.placement_uncertain = False
 
@@ -234,9 +240,10 @@ def clear_irq_vector(m: MachineState, irq: IrqState) -> None:
 def deactivate(m: MachineState, irq: IrqState) -> None:
     """irq_domain_deactivate_irq: msi_domain_deactivate writes zero, the IRTE is
     cleared, x86_vector_deactivate puts reservation-mode irqs back on the placeholder."""
-    vs = device_vector(m, irq)
-    if vs is not None:
-        vs.message = ZERO_MESSAGE
+    if irq.device is not None and irq.entry is not None:
+        vs = m.devices[irq.device].vectors.get(irq.entry)
+        if vs is not None:
+            vs.message = ZERO_MESSAGE
     irq.ir_present = False
     irq.activated = False
     if m.trace is not None:
@@ -302,11 +309,13 @@ def set_affinity(m: MachineState, irq: IrqState, mask: frozenset[int]) -> str | 
     """irq_do_set_affinity -> apic_set_affinity; on success the mask is stored and the
     layer above reacts: IR rewrites the IRTE and schedules cleanup at once
     (intel_ir_set_affinity), non-IR rewrites the device (msi_set_affinity)."""
-    error = assign_vector_locked(m, irq, _online_part(m, mask))
+    all_cpus = m.all_cpus
+    # `_online_part`, inlined: every move and request asks it.
+    dest = None if mask is all_cpus else mask & m.online
+    error = assign_vector_locked(m, irq, dest)
     if error is not None:
         return error
-    all_cpus = m.all_cpus  # `spans_all`, inlined: every move asks it
-    irq.affinity = None if mask is all_cpus or mask == all_cpus else mask
+    irq.affinity = None if mask is all_cpus or mask == all_cpus else mask  # `spans_all`
     if m.remapped:
         if irq.move_in_progress:
             schedule_cleanup(m, irq)
@@ -331,7 +340,7 @@ def write_affinity(m: MachineState, irq: IrqState, mask: frozenset[int]) -> str 
         m.rule("affinity-while-deactivated")
         return None
     error: str | None = None
-    if can_move_in_process_context(m) and irq.pending is None:
+    if m.remapped and irq.pending is None:  # `can_move_in_process_context`, inlined
         error = set_affinity(m, irq, mask)
         if error == "EBUSY":
             # irq_try_set_affinity: the generic pending mechanism hides -EBUSY.

@@ -2,16 +2,17 @@
 
 `best_cpu` is matrix_find_best_cpu: the online CPU of a mask with the most
 available vectors, strict `>` so ties go to the lowest CPU.  The model asks
-it for "any online CPU" on almost every request, so the CPUs are also kept
-in buckets by available count (each with a lazy min-heap): that question is
-answered in O(log n) instead of a scan of every CPU.
+it for "any online CPU" on almost every request, so the online CPUs are also
+kept grouped by available count, each group a bitmap of CPUs (a Python int,
+bit n = CPU n): the answer is the lowest set bit of the highest non-empty
+group, and an allocation or free moves one bit between two groups, instead of
+a scan of every CPU.
 """
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 
 
 class MatrixError(Exception):
@@ -34,49 +35,12 @@ class _CpuMap:
     online: bool = True
 
 
-@dataclass
-class _Buckets:
-    """Online CPUs grouped by available count, each group with a lazy min-heap."""
-
-    members: dict[int, set[int]] = field(default_factory=dict)
-    heaps: dict[int, list[int]] = field(default_factory=dict)
-    top: int = -1
-
-    def add(self, cpu: int, avail: int) -> None:
-        members = self.members.get(avail)
-        if members is None:
-            # Created together, and only here: setdefault would build a spare set
-            # and list on every call, and a count changes on every allocation.
-            members = self.members[avail] = set()
-            self.heaps[avail] = []
-        members.add(cpu)
-        heap = self.heaps[avail]
-        if len(heap) > 2 * len(members) + 64:
-            # Every change of a CPU's count pushes it again: drop the stale entries
-            # (a sorted list is a heap) so the heaps stay as small as the buckets.
-            heap[:] = sorted(members)
-        else:
-            heapq.heappush(heap, cpu)
-        if avail > self.top:
-            self.top = avail
-
-    def remove(self, cpu: int, avail: int) -> None:
-        self.members[avail].discard(cpu)
-
-    def best(self, highest_cpu_wins: bool) -> int | None:
-        while self.top > 0 and not self.members.get(self.top):
-            self.top -= 1
-        if self.top <= 0:
-            return None
-        members = self.members[self.top]
-        if highest_cpu_wins:
-            return max(members)
-        # The lowest member: pop the stale entries off the top group's heap.  The
-        # group is not empty, so its heap (which holds every member) is not either.
-        heap = self.heaps[self.top]
-        while heap[0] not in members:
-            heapq.heappop(heap)
-        return heap[0]
+def _cpus_in(bits: int) -> Iterator[int]:
+    """The CPUs of a group bitmap, lowest first."""
+    while bits:
+        low = bits & -bits
+        yield low.bit_length() - 1
+        bits ^= low
 
 
 class VectorMatrix:
@@ -98,7 +62,11 @@ class VectorMatrix:
         self.capacity = len(allocatable)
         self._ties_high = highest_cpu_wins_ties
         self._maps: dict[int, _CpuMap] = {}
-        self._buckets = _Buckets()
+        self._groups: dict[int, int] = {}
+        """Available count -> bitmap of the online CPUs with that count (0: none)."""
+        self._top = -1
+        """No online CPU has more available vectors than this (lowered lazily by
+        `_best`, raised by every change above it)."""
         self.global_available = 0
         self.global_reserved = 0
         reserved = managed_reserved or {}
@@ -107,7 +75,7 @@ class VectorMatrix:
             cm.available = self.capacity - cm.managed
             self._maps[cpu] = cm
             if cm.online:
-                self._buckets.add(cpu, cm.available)
+                self._join(cpu, cm.available)
                 self.global_available += cm.available
 
     # -- queries ---------------------------------------------------------
@@ -139,7 +107,7 @@ class VectorMatrix:
     def best_cpu(self, mask: Collection[int] | None = None) -> int | None:
         """matrix_find_best_cpu over `mask` (None: every online CPU)."""
         if mask is None:
-            return self._buckets.best(self._ties_high)
+            return self._best()
         best: int | None = None
         best_avail = 0
         for cpu in sorted(mask, reverse=self._ties_high):
@@ -158,8 +126,8 @@ class VectorMatrix:
         if mask is None:
             rivals: Iterable[int] = (
                 c
-                for avail in range(max(floor, 1), self._buckets.top + 1)
-                for c in self._buckets.members.get(avail, ())
+                for avail in range(max(floor, 1), self._top + 1)
+                for c in _cpus_in(self._groups.get(avail, 0))
             )
         else:
             rivals = (c for c in mask if c in self._maps and self._maps[c].online)
@@ -172,14 +140,41 @@ class VectorMatrix:
                 return False
         return True
 
+    def _best(self) -> int | None:
+        """The online CPU with the most available vectors (ties: lowest, or highest
+        with `highest_cpu_wins_ties`); None if none has any."""
+        groups = self._groups
+        top = self._top
+        while top > 0 and not groups.get(top):
+            top -= 1
+        self._top = top
+        if top <= 0:
+            return None
+        cpus = groups[top]
+        if self._ties_high:
+            return cpus.bit_length() - 1
+        return (cpus & -cpus).bit_length() - 1
+
     # -- changes ---------------------------------------------------------
 
+    def _join(self, cpu: int, avail: int) -> None:
+        """An online CPU enters the group of its available count."""
+        groups = self._groups
+        groups[avail] = groups.get(avail, 0) | 1 << cpu
+        if avail > self._top:
+            self._top = avail
+
     def _set_available(self, cpu: int, cm: _CpuMap, value: int) -> None:
+        """The CPU's available count becomes `value`; an online CPU's bit moves from
+        its old group to the new one (`_join`, inlined: every allocation and free)."""
         if cm.online:
-            buckets = self._buckets
-            buckets.members[cm.available].discard(cpu)  # _Buckets.remove, on every change
+            groups = self._groups
+            bit = 1 << cpu
+            groups[cm.available] ^= bit
+            groups[value] = groups.get(value, 0) | bit
+            if value > self._top:
+                self._top = value
             self.global_available += value - cm.available
-            buckets.add(cpu, value)
         cm.available = value
 
     def assign(self, cpu: int, vector: int, managed: bool = False) -> None:
@@ -197,7 +192,7 @@ class VectorMatrix:
         """irq_matrix_alloc: (cpu, vector) on the best CPU of `mask` (None: any online),
         the lowest free bit there (matrix_alloc_area)."""
         if mask is None:
-            cpu = self._buckets.best(self._ties_high)
+            cpu = self._best()
         elif not mask:
             raise MatrixError("EINVAL", "empty mask")
         else:
@@ -211,9 +206,17 @@ class VectorMatrix:
         vector = (free & -free).bit_length() - 1
         cm.used |= 1 << vector
         cm.allocated += 1
-        self._set_available(cpu, cm, cm.available - 1)
-        if reserved:
-            self.global_reserved = max(0, self.global_reserved - 1)
+        # `_set_available`, inlined (every allocation): the chosen CPU is online and its
+        # count falls by one, so its bit moves one group down and the top stays.
+        avail = cm.available
+        groups = self._groups
+        bit = 1 << cpu
+        groups[avail] ^= bit
+        groups[avail - 1] = groups.get(avail - 1, 0) | bit
+        cm.available = avail - 1
+        self.global_available -= 1
+        if reserved and self.global_reserved:  # never below zero
+            self.global_reserved -= 1
         return cpu, vector
 
     def free(self, cpu: int, vector: int, managed: bool = False) -> None:
@@ -224,7 +227,16 @@ class VectorMatrix:
         if managed:
             return
         cm.allocated -= 1
-        self._set_available(cpu, cm, cm.available + 1)
+        avail = cm.available + 1
+        cm.available = avail
+        if cm.online:  # `_set_available`, inlined (every free): one group up
+            groups = self._groups
+            bit = 1 << cpu
+            groups[avail - 1] ^= bit
+            groups[avail] = groups.get(avail, 0) | bit
+            if avail > self._top:
+                self._top = avail
+            self.global_available += 1
 
     def reserve(self) -> None:
         """irq_matrix_reserve: a global promise only; never fails (it warns at most)."""
@@ -240,10 +252,10 @@ class VectorMatrix:
             return
         if online:
             cm.online = True
-            self._buckets.add(cpu, cm.available)
+            self._join(cpu, cm.available)
             self.global_available += cm.available
         else:
-            self._buckets.remove(cpu, cm.available)
+            self._groups[cm.available] ^= 1 << cpu
             self.global_available -= cm.available
             cm.online = False
 

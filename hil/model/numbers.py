@@ -35,7 +35,7 @@ class IrqNumbers:
         while self._low in used:
             self._low += 1
         first = self._low
-        while any(n in used for n in range(first, first + count)):
+        while not used.isdisjoint(range(first, first + count)):  # in C, no generator
             first += 1
         used.update(range(first, first + count))
         return first

@@ -73,52 +73,47 @@ def irte_key(ref: IrteRef) -> tuple[str | None, int] | None:
     return None
 
 
-def _compat_target(m: MachineState, message: MsiMessage) -> tuple[int | None, int]:
-    """The CPU and vector a compat-format message names.  MsiMessage's `destination`,
-    `address_hi`, `logical` and `vector` read from local variables: each property is
-    a call, and every non-remapped fire asks them."""
-    address = message.address
-    low = address & 0xFFFFFFFF
-    dest = (low >> 12) & 0xFF | ((address >> 32) & 0xFFFFFF00)
-    if low & 0x4 and m.apic_mode is _LOGICAL_FLAT:
-        cpu = (dest & -dest).bit_length() - 1 if dest else None
-    elif low & 0x4:
-        cluster, bits = dest >> 16, dest & 0xFFFF
-        apicid = (cluster << 4) | ((bits & -bits).bit_length() - 1) if bits else None
-        cpu = None if apicid is None else m.cpu_of_apicid(apicid)
-    else:
-        cpu = m.cpu_of_apicid(dest)
-    return cpu, message.data & 0xFF
-
-
 def land(m: MachineState, message: MsiMessage | None, irte: IrteRef | None) -> Landing:
     """Route one device write and run the receiving CPU's side of it."""
     if message is None:
         return _UNKNOWN
-    if message.address & 0xFFF00000 != MSI_ADDRESS_BASE:
+    address = message.address
+    if address & 0xFFF00000 != MSI_ADDRESS_BASE:
         # The low word's 0xFEExxxxx window, read without the address_lo property
         # (a call per fire): the mask keeps no bit of the high word anyway.
         return _NOT_INTERRUPT
     if m.remapped:
-        key = None if irte is None else irte_key(irte)
-        if key is None:
+        if irte is None:
             return _UNKNOWN
-        owner = m.irte_owner.get(key)
-        if (
-            owner is None
-            and irte is not None
-            and irte.index is None
-            and irte.symbol
-            and m.intel_irte.may_be_reused(irte.symbol)
-        ):
+        # `irte_key`, inlined: every remapped fire asks it.
+        symbol = irte.symbol
+        if irte.index is not None:
+            owner = m.irte_owner.get((symbol, irte.index + irte.subhandle))
+        elif symbol is not None:
+            owner = m.irte_owner.get((symbol, irte.subhandle))
+            if owner is None and symbol and m.intel_irte.may_be_reused(symbol):
+                return _UNKNOWN
+        else:
             return _UNKNOWN
         if owner is None or not owner.ir_present:
             return _DMAR_FAULT
         if owner.cfg_cpu is None or owner.cfg_vector is None:
             return _DMAR_FAULT
         return dispatch(m, owner.cfg_cpu, owner.cfg_vector)
-    cpu, vector = _compat_target(m, message)
-    return dispatch(m, cpu, vector)
+    # The CPU and vector a compat-format message names, read from local variables
+    # (MsiMessage's `destination`, `logical` and `vector` properties are a call each,
+    # and every non-remapped fire asks them).
+    low = address & 0xFFFFFFFF
+    dest = (low >> 12) & 0xFF | ((address >> 32) & 0xFFFFFF00)
+    if not low & 0x4:  # physical destination: an APIC ID
+        cpu = m.cpu_by_apicid.get(dest)
+    elif m.apic_mode is _LOGICAL_FLAT:  # one bit per CPU
+        cpu = (dest & -dest).bit_length() - 1 if dest else None
+    else:  # x2APIC cluster: the cluster number and a bit per CPU in it
+        cluster, bits = dest >> 16, dest & 0xFFFF
+        apicid = (cluster << 4) | ((bits & -bits).bit_length() - 1) if bits else None
+        cpu = None if apicid is None else m.cpu_by_apicid.get(apicid)
+    return dispatch(m, cpu, message.data & 0xFF)
 
 
 def dispatch(m: MachineState, cpu: int | None, vector: int) -> Landing:

@@ -99,7 +99,8 @@ class VectorState:
     """The last Delivery reported for this vector, shared likewise (`model._delivery`)."""
 
     def __post_init__(self) -> None:
-        self.key = f"{self.device}.{self.index.value}[{self.entry}]"
+        # A StrEnum formats as its value, in C: `.value` is an enum property (Python code).
+        self.key = f"{self.device}.{self.index}[{self.entry}]"
 
 
 @dataclass(eq=False)
@@ -163,7 +164,6 @@ class MachineState:
     """The step's irq_vectors events, on the steps that predict them (`model._run`)."""
     notes: list[str] = field(default_factory=list)
     rules_used: list[str] = field(default_factory=list)
-    _apic_to_cpu: dict[int, int] = field(default_factory=dict)
     _first_online: int = -1
     _serial: int = 0
     caching_mode: bool = False
@@ -173,6 +173,8 @@ class MachineState:
     calibration's hidden vectors, +2 per CPU choice the model could only guess."""
     allocations: dict[str, int] = field(default_factory=dict)
     """Allocations made so far per first vector key: each gets its own symbols."""
+    cpu_by_apicid: dict[int, int] = field(init=False)
+    """`apicid` inverted (APIC ID -> CPU), made once: every non-remapped fire asks it."""
     remapped: bool = field(init=False)
     """`ir` is not NONE: fixed for the machine's life, and asked on every path."""
     exact_views: bool = field(init=False)
@@ -181,6 +183,7 @@ class MachineState:
     (`model._marks`); a CPU choice left uncertain is marked in either case."""
 
     def __post_init__(self) -> None:
+        self.cpu_by_apicid = {a: c for c, a in self.apicid.items()}
         self.remapped = self.ir is not IrType.NONE
         self.exact_views = (
             self.exact_vectors
@@ -260,10 +263,7 @@ class MachineState:
         return self.intel_irte
 
     def cpu_of_apicid(self, apicid: int) -> int | None:
-        if len(self._apic_to_cpu) != len(self.apicid):
-            self._apic_to_cpu.clear()
-            self._apic_to_cpu.update({a: c for c, a in self.apicid.items()})
-        return self._apic_to_cpu.get(apicid)
+        return self.cpu_by_apicid.get(apicid)
 
 
 _AMD = IrType.AMD

@@ -134,6 +134,8 @@ def _affinity(step: Affinity) -> str:
 
 
 def _fire(step: Fire) -> str:
+    if step.times == 1:  # nearly every fire: no empty burst to format in
+        return f"fire {step.device}[{step.entry}]"
     burst = f" x{step.times}" if step.times > 1 else ""
     return f"fire {step.device}[{step.entry}]{burst}"
 

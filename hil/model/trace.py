@@ -61,24 +61,25 @@ class TraceBuilder:
     on every allocating step, adds its events as it makes them, so it keeps no
     (name, fields) records and makes no second pass over them."""
 
-    __slots__ = ("_ordinal", "lines")
+    __slots__ = ("_prefix", "lines")
 
     def __init__(self) -> None:
-        self._ordinal: dict[int, int] = {}
+        self._prefix: dict[int, str] = {}
+        """Each irq's `<k>:`, formatted once: a step adds several events per irq."""
         self.lines: list[str] = []
 
     def add(self, name: str, irq: int, reserve: int = 0, ret: int = 0) -> None:
         """One kept event of irq `irq`: `reserve` is shown for `vector_activate`
         only, `ret` only when nonzero (a failed allocation or reservation)."""
-        k = self._ordinal.get(irq)
-        if k is None:
-            k = self._ordinal[irq] = len(self._ordinal)
+        prefix = self._prefix.get(irq)
+        if prefix is None:
+            prefix = self._prefix[irq] = f"{len(self._prefix)}:"
         if name == "vector_activate":
-            self.lines.append(f"{k}:{name}(reserve={reserve})")
+            self.lines.append(f"{prefix}{name}(reserve={reserve})")
         elif ret:
-            self.lines.append(f"{k}:{name}(ret={ret})")
+            self.lines.append(f"{prefix}{name}(ret={ret})")
         else:
-            self.lines.append(f"{k}:{name}")
+            self.lines.append(prefix + name)
 
 
 def compact_trace(
