@@ -324,12 +324,6 @@ def set_affinity(m: MachineState, irq: IrqState, mask: frozenset[int]) -> str | 
     return None
 
 
-def can_move_in_process_context(m: MachineState) -> bool:
-    """IRQ_MOVE_PCNTXT (IRQCHIP_MOVE_DEFERRED from 6.14): IR chips move at once,
-    PCI MSI straight on the vector domain only at its next interrupt."""
-    return m.remapped
-
-
 def write_affinity(m: MachineState, irq: IrqState, mask: frozenset[int]) -> str | None:
     """irq_set_affinity_locked as reached from /proc/irq/N/smp_affinity_list."""
     if not irq.activated:
@@ -340,7 +334,9 @@ def write_affinity(m: MachineState, irq: IrqState, mask: frozenset[int]) -> str 
         m.rule("affinity-while-deactivated")
         return None
     error: str | None = None
-    if m.remapped and irq.pending is None:  # `can_move_in_process_context`, inlined
+    # IRQ_MOVE_PCNTXT (IRQCHIP_MOVE_DEFERRED from 6.14): IR chips move at once,
+    # PCI MSI straight on the vector domain only at its next interrupt.
+    if m.remapped and irq.pending is None:
         error = set_affinity(m, irq, mask)
         if error == "EBUSY":
             # irq_try_set_affinity: the generic pending mechanism hides -EBUSY.

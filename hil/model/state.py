@@ -262,9 +262,6 @@ class MachineState:
             return self.amd_irte.setdefault(device, table)
         return self.intel_irte
 
-    def cpu_of_apicid(self, apicid: int) -> int | None:
-        return self.cpu_by_apicid.get(apicid)
-
 
 _AMD = IrType.AMD
 """Bound once: in Python 3.11 an enum member read goes through the enum metaclass and
