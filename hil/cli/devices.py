@@ -17,7 +17,7 @@ import click
 from rich.table import Table
 
 from hil.cli.output import console, reports_errors
-from hil.linux.dmesg import DmesgError, dmesg_text
+from hil.linux.dmesg import dmesg_text_or_empty
 from hil.linux.iommu import IrState, detect_ir
 from hil.linux.pci import Capabilities, PciDevice, PciSysfs, parse_capabilities
 from hil.linux.procinterrupts import InterruptTable, ProcInterrupts
@@ -45,7 +45,7 @@ def devices(root: Path, as_json: bool) -> None:
     """PCI devices with driver, IOMMU group and MSI/MSI-X capabilities, and the IR state."""
     sysfs = PciSysfs(root)
     views = [DeviceView(dev, _capabilities(sysfs, dev.bdf)) for dev in sysfs.devices()]
-    ir = detect_ir(root, _dmesg(root), _interrupts(root))
+    ir = detect_ir(root, dmesg_text_or_empty(root), _interrupts(root))
     if as_json:
         click.echo(json.dumps(_as_json(views, ir), indent=2))
         return
@@ -64,14 +64,6 @@ def _capabilities(sysfs: PciSysfs, bdf: str) -> Capabilities | None:
         return parse_capabilities(sysfs.config_bytes(bdf))
     except OSError:
         return None
-
-
-def _dmesg(root: Path) -> str:
-    """The kernel log, or "" when it cannot be read (not root, or a fixture tree)."""
-    try:
-        return dmesg_text(root)
-    except (DmesgError, OSError):
-        return ""
 
 
 def _interrupts(root: Path) -> InterruptTable | None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from hil.linux.cpus import CpuHotplug
-from hil.linux.dmesg import DmesgError, dmesg_text
+from hil.linux.dmesg import dmesg_text_or_empty
 from hil.linux.iommu import allow_unsafe_interrupts, detect_ir, intel_caching_mode
 from hil.linux.pci import PciSysfs, parse_capabilities
 from hil.linux.procinterrupts import ProcInterrupts
@@ -25,18 +25,6 @@ from hil.linux.procirq import ProcIrq
 from hil.linux.topology import Topology, irqbalance_running
 from hil.model.calibration import Calibration, CpuInfo, ExistingIrq
 from hil.model.vocabulary import ApicMode
-
-
-def boot_log(root: Path = Path("/")) -> str:
-    """The kernel log now, for `live_calibration` and `machine_facts` to share."""
-    return _dmesg(root)
-
-
-def _dmesg(root: Path) -> str:
-    try:
-        return dmesg_text(root)
-    except (DmesgError, OSError):
-        return ""
 
 
 def apic_mode(topo: Topology, possible_cpus: int) -> ApicMode:
@@ -55,9 +43,9 @@ def apic_mode(topo: Topology, possible_cpus: int) -> ApicMode:
     return ApicMode.PHYSICAL_FLAT
 
 
-def machine_facts(root: Path = Path("/"), boot_log: str | None = None) -> dict[str, Any]:
-    """`boot_log`: the kernel log as an earlier read found it (see `live_calibration`)."""
-    text = _dmesg(root) if boot_log is None else boot_log
+def machine_facts(root: Path = Path("/"), kernel_log: str | None = None) -> dict[str, Any]:
+    """`kernel_log`: the kernel log as an earlier read found it (see `live_calibration`)."""
+    text = dmesg_text_or_empty(root) if kernel_log is None else kernel_log
     table = ProcInterrupts.parse((root / "proc/interrupts").read_text())
     topo = Topology.read(root, text)
     ir = detect_ir(root, text, table)
@@ -117,12 +105,12 @@ def _unmaskable_msi(pci: PciSysfs, bdf: str, cache: dict[str, bool]) -> bool:
     return cache[bdf]
 
 
-def live_calibration(root: Path = Path("/"), boot_log: str | None = None) -> Calibration:
-    """`boot_log`: the kernel log as an earlier read found it.  Only its boot lines
+def live_calibration(root: Path = Path("/"), kernel_log: str | None = None) -> Calibration:
+    """`kernel_log`: the kernel log as an earlier read found it.  Only its boot lines
     are used (APIC routing, IR, the IO-APIC GSI ranges), and a boot does not
     change them: reading /dev/kmsg takes one read per record, 40% of a
     calibration, and a long session's log may have wrapped past them since."""
-    text = _dmesg(root) if boot_log is None else boot_log
+    text = dmesg_text_or_empty(root) if kernel_log is None else kernel_log
     table = ProcInterrupts.parse((root / "proc/interrupts").read_text())
     topo = Topology.read(root, text)
     ir = detect_ir(root, text, table)

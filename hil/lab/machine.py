@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 from hil.devices.answering import AnsweringIO, DeviceStoppedAnswering, Presence, explain
 from hil.devices.base import DeviceError, DeviceUnavailable, StoredMessageDriver
 from hil.devices.registry import driver_for
-from hil.lab.calibrate import boot_log, live_calibration, machine_facts
+from hil.lab.calibrate import live_calibration, machine_facts
 from hil.lab.codeid import code_digest
 from hil.lab.firing import PacedFires, check_silence, fires_while_moving, paced_fires
 from hil.lab.journal import AffinityEntry, CpuEntry, DriverEntry, Journal, restore_sessions
@@ -39,6 +39,7 @@ from hil.linux.binding import DriverBinding
 from hil.linux.boot import boot_id
 from hil.linux.cpulist import format_cpulist
 from hil.linux.cpus import CpuHotplug
+from hil.linux.dmesg import dmesg_text_or_empty
 from hil.linux.pci import PciDevice, PciSysfs, parse_capabilities
 from hil.linux.procirq import ProcIrq
 from hil.model import steps as S
@@ -164,7 +165,7 @@ class MachineOps:
         """The kernel log as this agent first read it: the boot lines calibration needs."""
         if self._first_log:
             return self._first_log
-        self._first_log = boot_log(self.root)  # kept only if the read found a log
+        self._first_log = dmesg_text_or_empty(self.root)  # kept only if a log was read
         return self._first_log
 
     def set_test_link(

@@ -139,6 +139,15 @@ def dmesg_text(root: Path = Path("/")) -> str:
     return "\n".join(r.text for r in read_kmsg(root))
 
 
+def dmesg_text_or_empty(root: Path = Path("/")) -> str:
+    """`dmesg_text`, or "" when the log cannot be read (not root, or a fixture tree):
+    the facts it adds to are then read without it."""
+    try:
+        return dmesg_text(root)
+    except (DmesgError, OSError):
+        return ""
+
+
 class AnomalyKind(StrEnum):
     NO_IRQ_HANDLER = "no_irq_handler"
     SPURIOUS = "spurious"

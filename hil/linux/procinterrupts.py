@@ -211,13 +211,23 @@ def summary_totals(text: str, names: Iterable[str]) -> dict[str, int]:
     (a tenth of a step in a TCG guest).
     """
     header_end = text.find("\n")
-    cpus = tuple(int(t[3:]) for t in text[: max(header_end, 0)].split() if t[3:].isdigit())
+    cpus = _header_cpus(text if header_end < 0 else text[:header_end])
     totals: dict[str, int] = {}
+    if cpus is None:  # as `ProcInterrupts.parse`: no header, no rows
+        return totals
     for match in _summary_pattern(tuple(names)).finditer(text):
         row = _summary_row(match[1], match[2], cpus, len(cpus))
         if row is not None:
             totals[row.name] = row.total
     return totals
+
+
+def _header_cpus(header: str) -> tuple[int, ...] | None:
+    """The online CPUs the header line names ("CPU0 CPU2 ..."), None if it is not one."""
+    tokens = header.split()
+    if not tokens or not all(t.startswith("CPU") and t[3:].isdigit() for t in tokens):
+        return None
+    return tuple(int(t[3:]) for t in tokens)
 
 
 @lru_cache(maxsize=8)
@@ -244,11 +254,11 @@ def _parse(text: str, wanted: frozenset[int] | None) -> InterruptTable:
     header = text if header_end < 0 else text[:header_end]
     if _OTHER_LINE_BREAK.search(header):
         raise _OtherLineBreak
-    cpu_tokens = header.split()
-    if not cpu_tokens or not all(t.startswith("CPU") and t[3:].isdigit() for t in cpu_tokens):
+    cpus = _header_cpus(header)
+    if cpus is None:
         warning = f"no CPU header line, got {header[:80]!r}"
         return InterruptTable(cpus=(), irqs={}, summaries={}, warnings=(warning,))
-    reader = _LineReader(tuple(int(t[3:]) for t in cpu_tokens), wanted)
+    reader = _LineReader(cpus, wanted)
     if header_end >= 0:
         _read_rows(text, header_end + 1, reader)
     return InterruptTable(

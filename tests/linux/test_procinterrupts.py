@@ -208,3 +208,9 @@ def test_summary_totals_agree_with_the_full_parse(fixture_text):
         expected = {n: row.total for n in names if (row := table.summary(n)) is not None}
         assert set(expected) == {"SPU", "ERR", "MIS", "LOC"}
         assert summary_totals(text, names) == expected
+
+
+def test_summary_totals_of_a_text_without_cpu_header_are_none_as_in_the_full_parse():
+    text = "garbage\nSPU:          0          2   Spurious interrupts\nERR:          3\n"
+    assert ProcInterrupts.parse(text).summaries == {}
+    assert summary_totals(text, ("SPU", "ERR")) == {}
