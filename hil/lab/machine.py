@@ -348,7 +348,8 @@ class MachineOps:
         return explained.with_evidence(f"kernel log during the step:\n{kernel_log}")
 
     def _run_step(self, number: int, decoded: S.Step, step: dict[str, Any]) -> StepOutcome:
-        before = self.observer.snapshot(self.devices.values())
+        hotplug = isinstance(decoded, (S.CpuOffline, S.CpuOnline))
+        before = self.observer.snapshot(self.devices.values(), hotplug=hotplug)
         errno_name: str | None = None
         granted: int | None = None
         fired: Fired | None = None

@@ -1,8 +1,12 @@
 """Observing what the kernel and the device really did during one step.
 
-Only the irqs under test are read (`/sys/kernel/irq/N/per_cpu_count`), plus
-the machine-wide SPU/ERR/MIS counters, so a step costs the same on a 4-CPU
-VM and a 512-CPU host.  The message is read where the device keeps it: the
+Only the irqs under test are read, plus the machine-wide SPU/ERR/MIS
+counters.  Their counts and handlers come from the rows of
+/proc/interrupts, which a step reads anyway for those counters, where that
+text is small (a VM's: a search of it is cheaper than twenty sysfs reads),
+and from `/sys/kernel/irq/N` where it is large (a host of hundreds of CPUs),
+so a step costs about the same on a 4-CPU VM and a 512-CPU host.  The
+message is read where the device keeps it: the
 MSI-X table through the VFIO BAR mapping (a `pread` through VFIO returns
 0xff there), the MSI message from sysfs `config` (VFIO virtualises what a
 read through the device fd shows).
@@ -26,10 +30,10 @@ from hil.linux.irqsysfs import SysIrq
 from hil.linux.kprobes import WriteLog, parse_writes
 from hil.linux.msixtable import MsixEntry
 from hil.linux.pci import PciSysfs, parse_capabilities, read_msi_message
-from hil.linux.procinterrupts import summary_totals
+from hil.linux.procinterrupts import IrqCounts, irq_rows, summary_totals
 from hil.linux.procirq import ProcIrq
 from hil.linux.sysfile import read_attr
-from hil.linux.tracefs import Tracefs, parse_trace
+from hil.linux.tracefs import Tracefs, VectorEvent, parse_trace
 from hil.model.trace import compact_trace
 from hil.model.vocabulary import (
     Delivery,
@@ -41,6 +45,15 @@ from hil.model.vocabulary import (
 )
 
 SPURIOUS_ROWS = ("SPU", "ERR", "MIS")
+VECTOR_SETTERS = ("vector_config", "vector_update")
+"""The events that give an irq's vector (see `Observer.vectors`)."""
+SEARCHED_TEXT_LIMIT = 1 << 16
+"""Bytes of /proc/interrupts up to which a step finds its irqs' rows in the
+text (a 4-CPU VM's is 5 KB); beyond, one sysfs read per irq costs less."""
+
+Rows = tuple[tuple[int, ...], dict[int, IrqCounts | None]]
+"""The online CPUs of one /proc/interrupts read and the rows it had of the
+step's irqs (see `irq_rows`)."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,9 @@ class Snapshot:
     """Every irq the machine had when the step began."""
     maps: dict[str, dict[int, int]] = field(default_factory=dict)
     """Each device's entry -> irq map when the step began, by BDF."""
+    cpus: tuple[int, ...] | None = None
+    """The online CPUs whose /proc/interrupts columns gave `per_irq`; None: the
+    counts are sysfs's, which has a count for every possible CPU."""
 
 
 class Observer:
@@ -137,13 +153,32 @@ class Observer:
         text = self.trace.drain_text()
         log = parse_trace(text)
         records = [r for r in log.events if "irq" in r.fields]
-        for rec in records:
-            if rec.event in ("vector_config", "vector_update"):
-                self.vectors[rec.fields["irq"]] = rec.fields["vector"]
+        self._learn_vectors(records)
         keep = {r.fields["irq"] for r in records} - (known - ours)
         compact = compact_trace([(r.event, r.fields) for r in records], keep)
         probed = self.recorder is not None and self.recorder.placed
         return compact, parse_writes(text) if probed else WriteLog(), log.lost_events
+
+    def _learn_vectors(self, events: Iterable[VectorEvent]) -> None:
+        for event in events:
+            if event.event in VECTOR_SETTERS and "irq" in event.fields:
+                self.vectors[event.fields["irq"]] = event.fields["vector"]
+
+    def _drain_between_steps(self) -> None:
+        """Consume the events logged since the last step (a native driver giving up
+        its irqs when a device was bound to vfio-pci): they belong to no step.
+
+        Only the vectors they set are learnt; the other lines are not parsed
+        (a NIC's release is hundreds of lines, a quarter second in a TCG guest).
+        """
+        if self.trace is None:
+            return
+        lines = [
+            line
+            for line in self.trace.drain_text().splitlines()
+            if any(f" {name}: " in line for name in VECTOR_SETTERS)
+        ]
+        self._learn_vectors(parse_trace("\n".join(lines)).events)
 
     def _kernel_writes(
         self, writes: WriteLog, lost_events: int, background: set[int], views: list[VectorView]
@@ -206,24 +241,47 @@ class Observer:
         return MsiMessage(message.address, message.data | entry) if entry else message
 
     # -- snapshots ------------------------------------------------------
-    def _spurious_total(self) -> int:
-        return sum(summary_totals(read_attr(self._interrupts), SPURIOUS_ROWS).values())
-
-    def snapshot(self, devices: Iterable[OpenedDevice]) -> Snapshot:
-        # Events logged since the last step (a native driver giving up its
-        # irqs when a device was bound to vfio-pci) belong to no step.
-        self._drain_trace(set(), set())
-        snap = Snapshot(spurious=self._spurious_total(), known=set(allocated_irqs(self.root)))
+    def snapshot(self, devices: Iterable[OpenedDevice], hotplug: bool = False) -> Snapshot:
+        """The counts before a step; `hotplug` for a step that takes a CPU off or
+        on line, whose counts must come from sysfs: /proc/interrupts has no
+        column for an offline CPU, whose count sysfs keeps."""
+        self._drain_between_steps()
+        text = read_attr(self._interrupts)
+        snap = Snapshot(spurious=_spurious_total(text), known=set(allocated_irqs(self.root)))
         for dev in devices:
             _drain_all(dev.eventfds)
             mapping = self._maps.pop(dev.bdf, None)
             if mapping is None:
                 mapping = self.irq_map(dev)
             snap.maps[dev.bdf] = mapping
-            for irq in mapping.values():
-                snap.per_irq[irq] = self.sysirq.per_cpu(irq) or {}
+        irqs = [irq for mapping in snap.maps.values() for irq in mapping.values()]
+        rows = None if hotplug else _small_text_rows(text, irqs)
+        if rows is not None:
+            snap.cpus = rows[0]
+        for irq in irqs:
+            snap.per_irq[irq] = self._counts(irq, rows)
         self.dmesg.mark()
         return snap
+
+    def _counts(self, irq: int, rows: Rows | None) -> dict[int, int]:
+        """The irq's per-CPU counts, from `rows` where they have it."""
+        if rows is not None:
+            if irq not in rows[1]:
+                return {}  # no row: no handler and no count
+            row = rows[1][irq]
+            if row is not None:
+                return row.counts
+        return self.sysirq.per_cpu(irq) or {}
+
+    def _requested(self, irq: int, rows: Rows | None) -> bool:
+        """Whether a handler is on the irq, from `rows` where they place it surely."""
+        if rows is not None:
+            if irq not in rows[1]:
+                return False
+            row = rows[1][irq]
+            if row is not None and row.actions is not None:
+                return bool(row.actions)
+        return bool(self.sysirq.actions(irq))
 
     def wait_delivery(
         self, dev: OpenedDevice, entry: int | None, before: Snapshot, deadline_s: float
@@ -268,6 +326,13 @@ class Observer:
         self._maps = {dev.bdf: maps[dev.name] for dev in devices}
         ours = set(before.per_irq).union(*(m.values() for m in maps.values()))
         trace, writes, lost_events = self._drain_trace(before.known, ours)
+        text = read_attr(self._interrupts)
+        if before.cpus is not None:  # the counts before are columns: so must be the counts after
+            cpus, found = irq_rows(text, ours)
+            rows: Rows | None = (cpus or (), found)
+        else:
+            rows = _small_text_rows(text, ours)
+        counted = self._counted_cpus(before, rows)
         views: list[VectorView] = []
         deliveries: list[Delivery] = []
         lost: int | None = None
@@ -277,11 +342,14 @@ class Observer:
             if dev.index is IrqIndex.MSIX and dev.known_entries:
                 table = dev.io.read_msix_table(max(dev.known_entries) + 1)
             for entry in sorted(dev.known_entries):
-                views.append(self._view(dev, entry, mapping.get(entry), table))
+                views.append(self._view(dev, entry, mapping.get(entry), table, rows))
             is_fired = fired is not None and fired.device is dev
             total = 0
             entries = sorted(dev.known_entries)
-            deltas = [self._delta(mapping.get(entry), before) for entry in entries]
+            deltas = [
+                self._delta(mapping.get(entry), before, rows if counted else None, counted)
+                for entry in entries
+            ]
             counts = _drain_all(dev.eventfds)  # after the counts: a handler counts, then signals
             for entry, delta in zip(entries, deltas, strict=True):
                 count = counts.get(entry)
@@ -307,7 +375,7 @@ class Observer:
             vectors=tuple(views),
             deliveries=tuple(deliveries),
             lost=lost,
-            spurious=self._spurious_total() - before.spurious,
+            spurious=_spurious_total(text) - before.spurious,
             trace=trace,
             notes=tuple(anomalies),
             kernel_writes=self._kernel_writes(writes, lost_events, before.known - ours, views),
@@ -327,13 +395,39 @@ class Observer:
         word = dev.io.bar(bir).read64(offset + 8 * (entry // 64))
         return bool(word >> (entry % 64) & 1)
 
-    def _delta(self, irq: int | None, before: Snapshot) -> tuple[tuple[int, int], ...]:
+    def _counted_cpus(self, before: Snapshot, rows: Rows | None) -> frozenset[int] | None:
+        """The CPUs whose columns both reads have, when the counts before were columns.
+
+        Only a hotplug step changes which CPUs are online, and its counts come
+        from sysfs; a CPU that went off or on line during any other step was
+        taken by something else, and is left out of the step's deltas (its
+        count before or after is unknown), with a note saying so.
+        """
+        if before.cpus is None or rows is None:
+            return None
+        if rows[0] != before.cpus:
+            self.anomalies.append(
+                f"online CPUs changed during a step that does not take CPUs off or on line: "
+                f"{list(before.cpus)} -> {list(rows[0])}; counts of the CPUs not in both are "
+                "left out of its deliveries"
+            )
+        return frozenset(before.cpus) & frozenset(rows[0])
+
+    def _delta(
+        self,
+        irq: int | None,
+        before: Snapshot,
+        rows: Rows | None,
+        counted: frozenset[int] | None,
+    ) -> tuple[tuple[int, int], ...]:
         if irq is None:
             return ()
-        now = self.sysirq.per_cpu(irq) or {}
+        now = self._counts(irq, rows)
         old = before.per_irq.get(irq, {})
         return tuple(
-            (cpu, n - old.get(cpu, 0)) for cpu, n in sorted(now.items()) if n - old.get(cpu, 0)
+            (cpu, n - old.get(cpu, 0))
+            for cpu, n in sorted(now.items())
+            if n - old.get(cpu, 0) and (counted is None or cpu in counted)
         )
 
     def _view(
@@ -342,12 +436,13 @@ class Observer:
         entry: int,
         irq: int | None,
         table: list[MsixEntry] | None,
+        rows: Rows | None,
     ) -> VectorView:
         index = dev.index or IrqIndex.MSIX
         if irq is None:
             message = table[entry].message if table is not None and entry < len(table) else None
             return VectorView(dev.name, index, entry, False, False, message=message)
-        requested = bool(self.sysirq.actions(irq))
+        requested = self._requested(irq, rows)
         effective = self._cpus(self.procirq.effective_affinity, irq)
         affinity = self._cpus(self.procirq.affinity, irq)
         if table is not None:
@@ -385,6 +480,19 @@ class Observer:
             return tuple(reader(irq))  # type: ignore[operator]
         except OSError:
             return None
+
+
+def _spurious_total(text: str) -> int:
+    return sum(summary_totals(text, SPURIOUS_ROWS).values())
+
+
+def _small_text_rows(text: str, irqs: Iterable[int]) -> Rows | None:
+    """The irqs' rows where the text is small enough to search (see
+    `SEARCHED_TEXT_LIMIT`) and has a CPU header; else None: read sysfs."""
+    if len(text) > SEARCHED_TEXT_LIMIT:
+        return None
+    cpus, rows = irq_rows(text, irqs)
+    return None if cpus is None else (cpus, rows)
 
 
 def _drain_all(eventfds: dict[int, int]) -> dict[int, int]:

@@ -4,8 +4,10 @@ import pytest
 
 from hil.linux.procinterrupts import (
     InterruptTable,
+    IrqCounts,
     ProcInterrupts,
     VfioAction,
+    irq_rows,
     parse_vfio_action,
     summary_totals,
 )
@@ -214,3 +216,49 @@ def test_summary_totals_of_a_text_without_cpu_header_are_none_as_in_the_full_par
     text = "garbage\nSPU:          0          2   Spurious interrupts\nERR:          3\n"
     assert ProcInterrupts.parse(text).summaries == {}
     assert summary_totals(text, ("SPU", "ERR")) == {}
+
+
+IRQ_ROW_FIXTURES = (
+    "proc-interrupts_6.12_e1000e-msix_IR-on.txt",
+    "proc-interrupts_6.1_e1000e-msix_IR-off.txt",
+    "proc-interrupts_6.1_xhci-multimsi_IR-on.txt",
+    "proc-interrupts_synthetic_cpu2-offline.txt",
+)
+
+
+@pytest.mark.parametrize("name", IRQ_ROW_FIXTURES)
+def test_irq_rows_agree_with_the_full_parse(fixture_text, name):
+    text = fixture_text(name)
+    table = ProcInterrupts.parse(text)
+    wanted = [*sorted(table.irqs)[::2], 9999]
+    cpus, rows = irq_rows(text, wanted)
+    assert cpus == table.cpus
+    assert rows == {irq: light(table.irqs[irq]) for irq in wanted if irq in table.irqs}
+
+
+def light(row):
+    """What `irq_rows` reads of a row of the full parse."""
+    return IrqCounts(row.counts, row.actions if row.trigger is not None else None)
+
+
+def test_irq_rows_of_a_synthetic_big_machine_agree_with_the_full_parse():
+    text = synthetic_proc_interrupts(8, 300)
+    table = ProcInterrupts.parse(text)
+    cpus, rows = irq_rows(text, [1, 10, 100, 101, 299])
+    assert cpus == table.cpus
+    assert rows == {i: light(table.irqs[i]) for i in (1, 10, 100, 101, 299)}
+
+
+def test_irq_rows_mark_an_unreadable_row_and_find_no_prefix_of_a_number():
+    text = "           CPU0       CPU1\n"
+    text += " 40:          1          x   PCI-MSIX-0000:00:03.0 0-edge  a\n"
+    text += " 141:          1          2   PCI-MSIX-0000:00:03.0 1-edge  b\n"
+    text += " 42:          1          2   ODD-CHIP with spaces  c\n"
+    cpus, rows = irq_rows(text, [40, 41, 14, 42])
+    assert cpus == (0, 1) and rows == {40: None, 42: IrqCounts({0: 1, 1: 2}, None)}
+
+
+def test_irq_rows_of_a_text_without_cpu_header_are_none_as_in_the_full_parse():
+    text = "garbage\n 40:          1          2   PCI-MSIX-0000:00:03.0 0-edge  a\n"
+    assert ProcInterrupts.parse(text).irqs == {}
+    assert irq_rows(text, [40]) == (None, {})
