@@ -18,7 +18,7 @@ from hil.devices.answering import Presence
 from hil.devices.base import DeviceDriver
 from hil.lab.safety import NetdevState
 from hil.linux.binding import BindRecord
-from hil.linux.sysfile import read_attr
+from hil.linux.sysfile import read_attr, read_record
 from hil.model.vocabulary import IrqIndex, MsiMessage
 
 ENTRY_MASK_PRE_6_2 = 0x7FF
@@ -71,7 +71,7 @@ def entry_irq_map(root: Path, bdf: str) -> dict[int, int]:
     for irq in msi_irqs(root, bdf):
         base = f"{root}/sys/kernel/irq/{irq}"
         try:
-            hwirq = int(read_attr(f"{base}/hwirq").strip())
+            hwirq = int(read_record(f"{base}/hwirq").strip())
             if per_device_domain is None:
                 per_device_domain = read_attr(f"{base}/chip_name").strip().endswith(bdf)
         except (OSError, ValueError):

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 
+@lru_cache(maxsize=1024)
 def parse_cpulist(text: str) -> tuple[int, ...]:
     """CPUs named by a cpulist, sorted and without duplicates; "" means none.
 
     The kernel prints disjoint ranges in ascending order: those are joined as
     they come (a 512-CPU mask is read every step); any other order or overlap
-    is sorted and deduplicated.
+    is sorted and deduplicated.  Cached: a step reads two masks per vector,
+    and a machine's masks repeat a few texts.
     """
     cpus: list[int] = []
     ordered = True

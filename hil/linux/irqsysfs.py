@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hil.linux.sysfile import read_optional
+from hil.linux.sysfile import read_optional, read_optional_record
 
 _UINT64_MAX = (1 << 64) - 1
 
@@ -68,12 +68,12 @@ class SysIrq:
         A step reads its irqs' counts twice; one file instead of five matters
         in a TCG guest, where every open costs about half a millisecond.
         """
-        counts = read_optional(f"{self._base}/{int(irq)}/per_cpu_count")
+        counts = read_optional_record(f"{self._base}/{int(irq)}/per_cpu_count")
         return None if counts is None else dict(enumerate(_count_list(counts)))
 
     def actions(self, irq: int) -> tuple[str, ...]:
         """The names of the handlers requested on the irq (none: not requested)."""
-        actions = read_optional(f"{self._base}/{int(irq)}/actions")
+        actions = read_optional_record(f"{self._base}/{int(irq)}/actions")
         return tuple(a for a in actions.split(",") if a) if actions else ()
 
     def read_many(self, irqs: Iterable[int]) -> dict[int, IrqInfo]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hil.linux.cpulist import format_cpulist, parse_cpulist
-from hil.linux.sysfile import errno_name, read_attr, write_attr
+from hil.linux.sysfile import errno_name, read_record, write_attr
 
 
 @dataclass(frozen=True)
@@ -55,8 +55,8 @@ class ProcIrq:
 
     def affinity(self, irq: int) -> tuple[int, ...]:
         """The requested affinity (what was asked, not where it is delivered)."""
-        return parse_cpulist(read_attr(self._file(irq, "smp_affinity_list")))
+        return parse_cpulist(read_record(self._file(irq, "smp_affinity_list")))
 
     def effective_affinity(self, irq: int) -> tuple[int, ...]:
         """The CPUs the irq's vector is actually on."""
-        return parse_cpulist(read_attr(self._file(irq, "effective_affinity_list")))
+        return parse_cpulist(read_record(self._file(irq, "effective_affinity_list")))

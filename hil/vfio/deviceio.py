@@ -10,7 +10,7 @@ from hil.linux.msixtable import MsixEntry, decode_msix_table
 from hil.vfio.device import Device, RegionIndex
 from hil.vfio.dma import DmaMapper, IovaAllocator, VfioDmaBuffer
 from hil.vfio.errors import VfioError
-from hil.vfio.msix import MSIX_ENTRY_SIZE, find_msix_capability
+from hil.vfio.msix import MSIX_ENTRY_SIZE, MsixCapability, find_msix_capability
 from hil.vfio.registers import MmioRegion, PreadRegion, Registers
 
 _BARS = range(RegionIndex.BAR0, RegionIndex.BAR5 + 1)
@@ -28,6 +28,8 @@ class VfioDeviceIO:
         self._iovas = iovas or IovaAllocator()
         self._bars: dict[int, Registers] = {}
         self._buffers: list[VfioDmaBuffer] = []
+        self._msix: MsixCapability | None = None
+        """Where the table is, once found."""
 
     def bar(self, index: int) -> Registers:
         """BAR `index` mmapped when VFIO allows it, else through pread/pwrite (I/O BARs)."""
@@ -61,7 +63,7 @@ class VfioDeviceIO:
         region carries MSIX_MAPPABLE) shows the address/data the kernel wrote.
         Read in 32-bit accesses, the width the PCI spec requires of the table.
         """
-        capability = find_msix_capability(self.config())
+        capability = self._msix_capability()
         if capability is None:
             raise VfioError("read_msix_table", 0, f"{self.bdf} has no MSI-X capability")
         entries = capability.table_size if count is None else count
@@ -81,6 +83,18 @@ class VfioDeviceIO:
             for word in range(entries * MSIX_ENTRY_SIZE // 4)
         )
         return decode_msix_table(raw, entries)
+
+    def _msix_capability(self) -> MsixCapability | None:
+        """The MSI-X capability, walked for once per device.
+
+        A step reads the table, and the capability list walk is ten config
+        reads, each a syscall.  The list is read-only config space, and
+        vfio-pci serves its headers from its own copy: it does not change
+        while the device is open here.
+        """
+        if self._msix is None:
+            self._msix = find_msix_capability(self.config())
+        return self._msix
 
     def close(self) -> None:
         """Unmap DMA before the BARs, so nothing the device can still reach is freed first."""

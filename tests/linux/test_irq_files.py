@@ -9,6 +9,7 @@ from hil.linux.cpus import CpuHotplug
 from hil.linux.irqsysfs import IrqInfo, SysIrq
 from hil.linux.procirq import AffinityWrite, ProcIrq
 from hil.linux.synthetic import synthetic_count, synthetic_sys_tree
+from hil.linux.sysfile import READ_SIZE, read_optional_record, read_record
 
 
 def test_sysirq_reads_a_6_12_vfio_irq(tmp_path, put):
@@ -115,3 +116,12 @@ def test_cpu_offline_refused_with_enospc(tmp_path, put, monkeypatch):
 
     monkeypatch.setattr(os, "write", refuse)
     assert CpuHotplug(tmp_path).set_online(1, False) == "ENOSPC"
+
+
+def test_a_record_is_read_whole_even_past_the_read_size(tmp_path):
+    small, large = tmp_path / "small", tmp_path / "large"
+    small.write_text("0-3\n")
+    large.write_text("1," * READ_SIZE + "\n")  # fills the first read: the rest is read too
+    assert read_record(small) == "0-3"
+    assert read_record(large) == "1," * READ_SIZE
+    assert read_optional_record(tmp_path / "absent") is None
