@@ -184,21 +184,21 @@ class Tracefs:
             raise TracefsError(f"cannot remove trace instance {self.dir}: {e.strerror}") from e
 
     def _event_switches(self) -> list[Path]:
-        """The `enable` files of the vector events (one each) and of the irq_matrix group.
+        """The `enable` files of the vector events, one each.
 
         Not the whole irq_vectors group: it also holds the entry and exit events
         of every local timer tick, IPI and irq_work, hundreds per second on an
         idle machine.  A guest under TCG spent a third of each step's observation
         writing and then parsing those lines (2026-12-03, `hil lab up` with
         HIL_AGENT_PROFILE=1), for nothing a vector event does not already say.
+        Nor the irq_matrix group: its events name no irq, so no step reads
+        them, and they doubled the lines of every allocating step.
         """
         vectors = self.dir / "events/irq_vectors"
         switches = [vectors / name / "enable" for name in sorted(VECTOR_EVENTS)]
         switches = [path for path in switches if path.exists()]
         if not switches:
             raise TracefsError(f"no vector events in {vectors} (expected {sorted(VECTOR_EVENTS)})")
-        if (self.dir / "events/irq_matrix").is_dir():
-            switches.append(self.dir / "events/irq_matrix/enable")
         return switches
 
     def _set_enabled(self, on: bool) -> None:
@@ -209,7 +209,7 @@ class Tracefs:
                 raise TracefsError(f"cannot write {switch}: {e.strerror}") from e
 
     def enable(self) -> None:
-        """Enable the vector events (and irq_matrix where present) and switch tracing on."""
+        """Enable the vector events and switch tracing on."""
         self._set_enabled(True)
         write_attr(self.dir / "tracing_on", "1\n")
 

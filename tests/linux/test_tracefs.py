@@ -98,7 +98,7 @@ def test_instance_lifecycle(tmp_path, put, fixture_text):
         assert (tr.dir / "events/irq_vectors" / event / "enable").read_text() == "1\n"
     for event in NOISY_EVENTS:  # a tick or an IPI is no vector change
         assert (tr.dir / "events/irq_vectors" / event / "enable").read_text() == "0\n"
-    assert (tr.dir / "events/irq_matrix/enable").read_text() == "1\n"
+    assert (tr.dir / "events/irq_matrix/enable").read_text() == "0\n"  # names no irq
     assert (tracing / "events/irq_vectors/enable").read_text() == "0\n"  # global untouched
     (tr.dir / "trace_pipe").write_text(fixture_text("trace_6.12_e1000e-msix_IR-on.txt"))
     assert len(tr.drain().events) == 41
