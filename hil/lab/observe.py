@@ -271,7 +271,7 @@ class Observer:
             row = rows[1][irq]
             if row is not None:
                 return row.counts
-        return self.sysirq.per_cpu(irq) or {}
+        return self.sysirq.nonzero_counts(irq) or {}
 
     def _requested(self, irq: int, rows: Rows | None) -> bool:
         """Whether a handler is on the irq, from `rows` where they place it surely."""
@@ -424,10 +424,9 @@ class Observer:
             return ()
         now = self._counts(irq, rows)
         old = before.per_irq.get(irq, {})
+        rises = ((cpu, now.get(cpu, 0) - old.get(cpu, 0)) for cpu in sorted(now.keys() | old))
         return tuple(
-            (cpu, n - old.get(cpu, 0))
-            for cpu, n in sorted(now.items())
-            if n - old.get(cpu, 0) and (counted is None or cpu in counted)
+            (cpu, rise) for cpu, rise in rises if rise and (counted is None or cpu in counted)
         )
 
     def _view(

@@ -34,3 +34,21 @@ def test_per_cpu_counts(
     assert info is not None
     assert info.per_cpu == dict(enumerate(counts))
     assert all(type(n) is int for n in info.per_cpu.values())
+
+
+MANY = [0] * 40 + [5, 0, 18446744073709551614, 0]
+"""Long enough for numpy (>= 32 fields), mostly zeros as on a large host."""
+
+
+@pytest.mark.parametrize(
+    "counts",
+    [MANY, [0, 2, 0, 2], [0] * 64, [*MANY[:-1], 18446744073709551615]],  # last: saturated
+)
+def test_nonzero_counts_are_the_per_cpu_counts_without_zeros(
+    tmp_path: Path, put: Callable[[Path, str], Path], counts: list[int]
+) -> None:
+    put(tmp_path / "sys/kernel/irq/41/per_cpu_count", ",".join(map(str, counts)) + "\n")
+    nonzero = SysIrq(tmp_path).nonzero_counts(41)
+    assert nonzero == {cpu: n for cpu, n in enumerate(counts) if n}
+    assert nonzero is not None and all(type(n) is int for n in [*nonzero, *nonzero.values()])
+    assert SysIrq(tmp_path).nonzero_counts(42) is None
