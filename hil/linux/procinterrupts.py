@@ -216,10 +216,17 @@ def summary_totals(text: str, names: Iterable[str]) -> dict[str, int]:
     if cpus is None:  # as `ProcInterrupts.parse`: no header, no rows
         return totals
     for match in _summary_pattern(tuple(names)).finditer(text):
-        row = _summary_row(match[1], match[2], cpus, len(cpus))
-        if row is not None:
-            totals[row.name] = row.total
+        total = _summary_total(match[1], match[2], cpus)
+        if total is not None:
+            totals[match[1]] = total
     return totals
+
+
+@lru_cache(maxsize=64)
+def _summary_total(name: str, rest: str, cpus: tuple[int, ...]) -> int | None:
+    """Cached: a step reads the same few rows twice, and they seldom change."""
+    row = _summary_row(name, rest, cpus, len(cpus))
+    return None if row is None else row.total
 
 
 class IrqCounts(NamedTuple):
