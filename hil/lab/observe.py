@@ -264,13 +264,16 @@ class Observer:
         return snap
 
     def _counts(self, irq: int, rows: Rows | None) -> dict[int, int]:
-        """The irq's per-CPU counts, from `rows` where they have it."""
-        if rows is not None:
-            if irq not in rows[1]:
-                return {}  # no row: no handler and no count
-            row = rows[1][irq]
-            if row is not None:
-                return row.counts
+        """The irq's per-CPU counts, from `rows` where they have a readable row.
+
+        An irq without a handler may have no row although it has counts (seen
+        on 6.12: a released vector's row went, its count stayed): those are
+        read from sysfs, which also counts offline CPUs, so `_delta` keeps to
+        the CPUs online in both reads.
+        """
+        row = rows[1].get(irq) if rows is not None else None
+        if row is not None:
+            return row.counts
         return self.sysirq.nonzero_counts(irq) or {}
 
     def _requested(self, irq: int, rows: Rows | None) -> bool:

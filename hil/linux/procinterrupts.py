@@ -244,7 +244,8 @@ def irq_rows(
 ) -> tuple[tuple[int, ...] | None, dict[int, IrqCounts | None]]:
     """The online CPUs the header names, and the rows of `irqs` the text has.
 
-    An irq the text has no row for has no handler and no count; None marks a
+    An irq the text has no row for has no handler, but may have counts (seen
+    on 6.12: a released vector's row went, its count stayed); None marks a
     row found but unreadable.  The rows are found by regex, no other line
     read: in a small machine's text that is C work, where twenty sysfs reads
     a step are twenty syscalls (half a millisecond each in a TCG guest).

@@ -79,13 +79,26 @@ def fire_step(observer: Observer, dev: Device, before) -> tuple[dict, dict]:
 
 def test_a_small_text_gives_the_counts_and_handlers(machine: Path) -> None:
     observer, dev = Observer(machine, "s"), Device()
-    interrupts(machine, {40: ((1, 2), "vfio-msix[0](0000:00:03.0)")})
+    interrupts(machine, {40: ((1, 2), "vfio-msix[0](0000:00:03.0)"), 41: ((0, 0), "")})
     before = observer.snapshot([dev])
-    assert before.per_irq == {40: {0: 1, 1: 2}, 41: {}} and before.cpus == (0, 1)
+    assert before.per_irq == {40: {0: 1, 1: 2}, 41: {0: 0, 1: 0}} and before.cpus == (0, 1)
     interrupts(machine, {40: ((1, 5), "vfio-msix[0](0000:00:03.0)"), 41: ((0, 1), "")})
     deliveries, requested = fire_step(observer, dev, before)
     assert deliveries == {0: ((1, 3),), 1: ((1, 1),)}
     assert requested == {0: True, 1: False}  # a row with counts and no handler
+
+
+def test_a_row_gone_with_its_handler_keeps_its_counts_from_sysfs(machine: Path) -> None:
+    """A released vector's row may go while its count stays (6.12): no negative rise."""
+    observer, dev = Observer(machine, "s"), Device()
+    interrupts(machine, {40: ((0, 1), "vfio-msix[0](0000:00:03.0)")})
+    sysfs_counts(machine, 41, (0, 0))
+    before = observer.snapshot([dev])
+    interrupts(machine, {})
+    sysfs_counts(machine, 40, (0, 1, 9))  # sysfs counts CPU2 too, offline throughout
+    deliveries, requested = fire_step(observer, dev, before)
+    assert deliveries == {}
+    assert requested == {0: False, 1: False}
 
 
 def test_a_hotplug_step_counts_from_sysfs_which_keeps_offline_cpus(machine: Path) -> None:
