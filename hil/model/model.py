@@ -232,17 +232,20 @@ _NOTHING_UNCERTAIN: frozenset[str] = frozenset()
 
 def _run(m: MachineState, step: Step, number: int) -> Prediction:
     """One step on `m` and what the model says about it."""
-    m.notes = []
+    if m.notes:  # most steps note nothing: the list of the last one serves again
+        m.notes = []
     m.rules_used = []
     if type(step) is Fire:  # asked first: nearly half the steps, most of them quick
         m.trace = None
-        action = _fire_label(step)
-        quick = _fire_quick(m, step, number, action)
+        quick = _fire_quick(m, step, number)
         if quick is not None:
             return quick
-    handler, traced, label = _HANDLERS.get(type(step), _NOT_A_STEP)
-    m.trace = TraceBuilder() if traced else None
-    action = label(step)
+        handler: Callable[[_Handlers, Any], None] | None = _Handlers.fire
+        action = _fire_label(step)
+    else:
+        handler, traced, label = _HANDLERS.get(type(step), _NOT_A_STEP)
+        m.trace = TraceBuilder() if traced else None
+        action = label(step)
     found = _Handlers(m)
     if handler is not None:
         handler(found, step)
@@ -286,17 +289,27 @@ def _finish(m: MachineState, found: _Handlers, number: int, action: str) -> Pred
     return _predict(m, fields, uncertain, relative, found.within)
 
 
-def _fire_quick(m: MachineState, step: Fire, number: int, action: str) -> Prediction | None:
+def _fire_quick(m: MachineState, step: Fire, number: int) -> Prediction | None:
     """The commonest step, a single fire of an allocated, unmasked vector whose message
     reaches that vector's own irq, predicted without `_Handlers`: what `fire` and
     `send` would find is known at once (one delivery to the landing CPU, nothing
     lost), so none of their bookkeeping is made.  Nearly half of a scenario's steps
-    are such fires.  None (nothing changed yet) for any other fire: its handler runs;
-    a message that lands elsewhere is tallied by `send`'s own rules."""
+    are such fires.  A fire of a masked vector, the next commonest, is predicted
+    here too (`_fire_masked`).  None (nothing changed yet) for any other fire: its
+    handler runs; a message that lands elsewhere is tallied by `send`'s own rules."""
     dev = m.devices.get(step.device)
     vs = None if dev is None else dev.vectors.get(step.entry)
-    if vs is None or step.times != 1 or (vs.maskable and vs.masked):
+    if vs is None:
         return None
+    if step.times != 1:
+        if vs.maskable and vs.masked:
+            return _fire_masked(m, step, number, _fire_label(step), vs)
+        return None
+    action = vs.fire_label
+    if action is None:  # its first single fire
+        action = vs.fire_label = _fire_label(step)
+    if vs.maskable and vs.masked:
+        return _fire_masked(m, step, number, action, vs)
     irq = vs.irq
     m.rules_used.append("fire-current-cpu")  # the step's first rule: `rule` need not look
     landing = land(m, vs.message, irq.irte)
@@ -322,6 +335,30 @@ def _fire_quick(m: MachineState, step: Fire, number: int, action: str) -> Predic
     if delivery is None or delivery.per_cpu != per_cpu or delivery.eventfd != eventfd:
         delivery = _shared_delivery((step.device, step.entry), per_cpu, eventfd, vs)
     fields["deliveries"] = (delivery,)
+    return _predict(m, fields, uncertain, relative, None)
+
+
+def _fire_masked(
+    m: MachineState, step: Fire, number: int, action: str, vs: VectorState
+) -> Prediction:
+    """A fire of a masked vector (released, or never requested): nothing is sent, so
+    nothing is delivered or lost, whatever `times` asks."""
+    # Further edges while masked merge into the one pending bit: not a loss.
+    vs.latched = True
+    m.note(
+        f"{step.device}[{step.entry}] is masked: the interrupt is latched in "
+        "its pending bit, not sent"
+    )
+    m.rules_used.append("masked-latched")  # the step's only rule
+    uncertain: set[str] = set()
+    relative: dict[str, Relative] = {}
+    fields = _FIRE_DEFAULTS.copy()
+    fields["step"] = number
+    fields["action"] = action
+    fields["vectors"] = (_view(m, vs, uncertain, relative),)
+    fields["deliveries"] = (
+        _shared_delivery((step.device, step.entry), (), 0 if vs.requested else None, vs),
+    )
     return _predict(m, fields, uncertain, relative, None)
 
 
@@ -1102,16 +1139,7 @@ class _Handlers:
                 f"{step.device}[{step.entry}] is not allocated: the device cannot signal it"
             )
             return
-        self.views = [vs]
-        if vs.maskable and vs.masked:
-            # Further edges while masked merge into the one pending bit: not a loss.
-            vs.latched = True
-            self.m.note(
-                f"{step.device}[{step.entry}] is masked: the interrupt is latched in "
-                "its pending bit, not sent"
-            )
-            self.m.rule("masked-latched")
-            return
+        self.views = [vs]  # not masked: `_fire_masked` predicted that fire
         self.m.rule("fire-current-cpu")
         for _ in range(step.times):
             # One at a time: the first may complete a pending move, so the rest land anew.

@@ -97,6 +97,9 @@ class VectorState:
     vectors they did not change, and a frozen view costs more to build than to reuse."""
     last_delivery: Delivery | None = field(default=None, init=False)
     """The last Delivery reported for this vector, shared likewise (`model._delivery`)."""
+    fire_label: str | None = field(default=None, init=False)
+    """The label of a single fire of this vector, made at its first (`model._fire_quick`):
+    a lookup, where formatting it took a twentieth of a quick fire."""
 
     def __post_init__(self) -> None:
         # A StrEnum formats as its value, in C: `.value` is an enum property (Python code).
