@@ -234,7 +234,7 @@ def _run(m: MachineState, step: Step, number: int) -> Prediction:
     """One step on `m` and what the model says about it."""
     if m.notes:  # most steps note nothing: the list of the last one serves again
         m.notes = []
-    m.rules_used = []
+    m.rules_used = ()
     if type(step) is Fire:  # asked first: nearly half the steps, most of them quick
         m.trace = None
         quick = _fire_quick(m, step, number)
@@ -311,7 +311,7 @@ def _fire_quick(m: MachineState, step: Fire, number: int) -> Prediction | None:
     if vs.maskable and vs.masked:
         return _fire_masked(m, step, number, action, vs)
     irq = vs.irq
-    m.rules_used.append("fire-current-cpu")  # the step's first rule: `rule` need not look
+    m.rules_used = ("fire-current-cpu",)  # the step's first rule: `rule` need not look
     landing = land(m, vs.message, irq.irte)
     kind, cpu, _, owner = landing  # unpacked: a NamedTuple field read is a descriptor call
     if kind is not _DELIVERED or owner is not irq:
@@ -349,7 +349,7 @@ def _fire_masked(
         f"{step.device}[{step.entry}] is masked: the interrupt is latched in "
         "its pending bit, not sent"
     )
-    m.rules_used.append("masked-latched")  # the step's only rule
+    m.rules_used = ("masked-latched",)  # the step's only rule
     uncertain: set[str] = set()
     relative: dict[str, Relative] = {}
     fields = _FIRE_DEFAULTS.copy()
@@ -378,19 +378,29 @@ def _predict(
         fields["notes"] = tuple(m.notes)
     outcome = _new(StepOutcome)  # `_build`, inlined: every step makes one
     _set_outcome_dict(outcome, fields)
+    said = _PREDICTION_DEFAULTS.copy()  # as the outcome's: cheaper than a literal of six
+    said["outcome"] = outcome
+    if uncertain:
+        said["uncertain"] = frozenset(uncertain)
+    said["relative"] = relative
+    if within:
+        said["within"] = within
+    said["rules"] = m.rules_used
     prediction = _new(Prediction)
-    _set_prediction_dict(
-        prediction,
-        {
-            "outcome": outcome,
-            "uncertain": frozenset(uncertain) if uncertain else _NOTHING_UNCERTAIN,
-            "relative": relative,
-            "alternatives": (),
-            "within": within or _NO_BOUNDS,
-            "rules": tuple(m.rules_used),
-        },
-    )
+    _set_prediction_dict(prediction, said)
     return prediction
+
+
+_PREDICTION_DEFAULTS: dict[str, object] = {
+    "outcome": None,
+    "uncertain": _NOTHING_UNCERTAIN,
+    "relative": None,
+    "alternatives": (),
+    "within": _NO_BOUNDS,
+    "rules": (),
+}
+"""Every Prediction field in declaration order; a step's sure fields, its unbounded
+splits and its lack of alternatives keep these values (shared: all are immutable)."""
 
 
 _OUTCOME_DEFAULTS: dict[str, object] = {
@@ -531,25 +541,28 @@ def _view(
         effective: tuple[int, ...] | None = _affinity_tuple(m, override)
     else:  # IrqState.effective's frozenset of the config's CPU, as its tuple
         effective = None if cpu is None else (cpu,)
-    view = _new(VectorView)
-    _set_view_dict(
-        view,
-        {
+    if last is None:
+        fields: dict[str, object] = {
             "device": vs.device,
             "index": vs.index,
             "entry": vs.entry,
             "allocated": True,
-            "requested": vs.requested,
-            "irq": number,
-            "cpu": cpu,
-            "vector": vector,
-            "affinity": affinity,
-            "effective": effective,
-            "message": message,
-            "masked": masked,
-        },
-    )
-    vs.last_view = (made_from, view)
+        }
+    else:
+        # The last view's instance dict, copied in C: cheaper than a literal of twelve
+        # (and its device, index, entry and allocated are this view's too).
+        fields = last[2].copy()
+    fields["requested"] = vs.requested
+    fields["irq"] = number
+    fields["cpu"] = cpu
+    fields["vector"] = vector
+    fields["affinity"] = affinity
+    fields["effective"] = effective
+    fields["message"] = message
+    fields["masked"] = masked
+    view = _new(VectorView)
+    _set_view_dict(view, fields)
+    vs.last_view = (made_from, view, fields)
     return view
 
 

@@ -92,9 +92,12 @@ class VectorState:
     """Vectors sharing this entry's IRTE block (multi-MSI), for freeing it."""
     key: str = field(init=False)
     """`VectorView.key`, made once: every step's views name their vectors by it."""
-    last_view: tuple[tuple[object, ...], VectorView] | None = field(default=None, init=False)
-    """The last view made of this vector and what it was made from: most steps show
-    vectors they did not change, and a frozen view costs more to build than to reuse."""
+    last_view: tuple[tuple[object, ...], VectorView, dict[str, object]] | None = field(
+        default=None, init=False
+    )
+    """The last view made of this vector, what it was made from, and its instance dict:
+    most steps show vectors they did not change, and a frozen view costs more to build
+    than to reuse; a changed one starts from a copy of that dict."""
     last_delivery: Delivery | None = field(default=None, init=False)
     """The last Delivery reported for this vector, shared likewise (`model._delivery`)."""
     fire_label: str | None = field(default=None, init=False)
@@ -166,7 +169,9 @@ class MachineState:
     trace: TraceBuilder | None = None
     """The step's irq_vectors events, on the steps that predict them (`model._run`)."""
     notes: list[str] = field(default_factory=list)
-    rules_used: list[str] = field(default_factory=list)
+    rules_used: tuple[str, ...] = ()
+    """The rules the step used, in order: a tuple, as the prediction takes it (most
+    steps use one or two, so a list and its copy cost more than a tuple per rule)."""
     _first_online: int = -1
     _serial: int = 0
     caching_mode: bool = False
@@ -243,7 +248,7 @@ class MachineState:
 
     def rule(self, name: str) -> None:
         if name not in self.rules_used:
-            self.rules_used.append(name)
+            self.rules_used += (name,)
 
     def first_online(self) -> int:
         """cpumask_first(cpu_online_mask), cached: reservations ask for it constantly."""
