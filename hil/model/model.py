@@ -445,8 +445,9 @@ def _shared_delivery(
         last = target.last_delivery
         if last is not None and last.per_cpu == per_cpu and last.eventfd == eventfd:
             return last
-    delivery = _build(
-        Delivery, {"device": key[0], "entry": key[1], "per_cpu": per_cpu, "eventfd": eventfd}
+    delivery = _new(Delivery)  # `_build`, inlined: most fires after a move make one
+    _set_delivery_dict(
+        delivery, {"device": key[0], "entry": key[1], "per_cpu": per_cpu, "eventfd": eventfd}
     )
     if target is not None:
         target.last_delivery = delivery
@@ -492,6 +493,7 @@ _DICT_SETTERS: dict[type, Callable[[object, dict[str, object]], None]] = {
 _set_outcome_dict = _DICT_SETTERS[StepOutcome]
 _set_prediction_dict = _DICT_SETTERS[Prediction]
 _set_view_dict = _DICT_SETTERS[VectorView]
+_set_delivery_dict = _DICT_SETTERS[Delivery]
 
 
 def _affinity_tuple(m: MachineState, mask: frozenset[int] | None) -> tuple[int, ...]:
@@ -532,9 +534,11 @@ def _view(
     last = vs.last_view
     if last is not None and last[0] == made_from:
         return last[1]
-    # `_affinity_tuple`'s common cases, inlined: the default and the full mask.
-    full = shown is None or shown is m.all_cpus
-    affinity = m.all_cpus_tuple if full else _affinity_tuple(m, shown)
+    # `_affinity_tuple`, inlined: every changed view asks it.
+    if shown is None or shown is m.all_cpus or shown == m.all_cpus:
+        affinity = m.all_cpus_tuple
+    else:
+        affinity = _sorted_cpus(shown)
     override = irq.effective_override
     cpu = irq.cfg_cpu
     if override is not None:
@@ -713,7 +717,7 @@ class _Handlers:
         """One MSI descriptor with `count` vectors: irq numbers, IRTE block,
         vector reservations, then msi_init_virq for each."""
         m = self.m
-        irq_symbol, irte_symbol = m.allocation_symbols(f"{dev.caps.name}.msi[0]")
+        irq_symbol, irte_symbol = m.allocation_symbols(dev.caps.name, "msi", 0)
         first = m.irq_numbers.alloc(count)
         refs: list[IrteRef] = []
         if m.remapped:
@@ -744,7 +748,7 @@ class _Handlers:
 
     def alloc_msix_entry(self, dev: DeviceState, entry: int) -> str | None:
         m = self.m
-        irq_symbol, irte_symbol = m.allocation_symbols(f"{dev.caps.name}.msix[{entry}]")
+        irq_symbol, irte_symbol = m.allocation_symbols(dev.caps.name, "msix", entry)
         number = m.irq_numbers.alloc(1)
         ref: IrteRef | None = None
         if m.remapped:

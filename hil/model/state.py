@@ -185,6 +185,9 @@ class MachineState:
     """`apicid` inverted (APIC ID -> CPU), made once: every non-remapped fire asks it."""
     remapped: bool = field(init=False)
     """`ir` is not NONE: fixed for the machine's life, and asked on every path."""
+    symbolic: bool = field(init=False)
+    """Irq numbers or IRTE indices are unknown, so allocations are named by symbols
+    (`allocation_symbols`)."""
     exact_views: bool = field(init=False)
     """Every view shows its values as they are: vector numbers calibrated, irq numbers
     and IRTE indices known.  Else each view asks which are uncertain or relative
@@ -193,21 +196,25 @@ class MachineState:
     def __post_init__(self) -> None:
         self.cpu_by_apicid = {a: c for c, a in self.apicid.items()}
         self.remapped = self.ir is not IrType.NONE
-        self.exact_views = (
-            self.exact_vectors
-            and self.irq_numbers.exact
-            and not (self.remapped and self.intel_irte.base is None)
+        self.symbolic = not self.irq_numbers.exact or (
+            self.remapped and self.intel_irte.base is None
         )
+        self.exact_views = self.exact_vectors and not self.symbolic
 
     def spans_all(self, mask: frozenset[int]) -> bool:
         """`mask == all_cpus`, identity first: the mask usually is `all_cpus` itself, and
         set equality compares every CPU (microseconds on a 1024-CPU machine)."""
         return mask is self.all_cpus or mask == self.all_cpus
 
-    def allocation_symbols(self, key: str) -> tuple[str, str]:
-        """The irq and IRTE symbols of a new allocation starting at vector `key`:
-        `irq[key]`, `irte[key]`, with `#n` from its n-th allocation on (a
-        reallocated vector's irq number and IRTE need not be the old ones)."""
+    def allocation_symbols(self, device: str, index: str, entry: int) -> tuple[str, str]:
+        """The irq and IRTE symbols of a new allocation starting at vector `key`
+        (`<device>.<index>[<entry>]`): `irq[key]`, `irte[key]`, with `#n` from its n-th
+        allocation on (a reallocated vector's irq number and IRTE need not be the old
+        ones).  Empty on a machine whose numbers are all known (not `symbolic`): it
+        shows none, and every vector allocation asks."""
+        if not self.symbolic:
+            return ("", "")
+        key = f"{device}.{index}[{entry}]"
         n = self.allocations.get(key, 0) + 1
         self.allocations[key] = n
         suffix = "" if n == 1 else f"#{n}"
