@@ -259,8 +259,10 @@ def _finish(m: MachineState, found: _Handlers, number: int, action: str) -> Pred
     shown = found.views
     if len(shown) == 1:  # most steps show one vector: no list to build and copy
         views: tuple[VectorView, ...] = (_view(m, shown[0], uncertain, relative),)
-    else:
+    elif shown:
         views = tuple([_view(m, vs, uncertain, relative) for vs in shown])
+    else:  # a refused step, a Disable: no comprehension (a frame of its own) for none
+        views = ()
     if found.gone:
         views += tuple([_gone_view(vs) for vs in found.gone])
     deliveries: tuple[Delivery, ...] = ()
@@ -1240,7 +1242,8 @@ class _Handlers:
         out: list[VectorState] = []
         for _, dev in sorted(self.m.devices.items()):
             vectors = dev.vectors
-            out += [vectors[e] for e in sorted(vectors)]  # a list, not a generator to resume
+            if vectors:  # most devices have none enabled at a time
+                out += map(vectors.__getitem__, sorted(vectors))  # in C: no frame per device
         return out
 
 
