@@ -257,14 +257,16 @@ def _finish(m: MachineState, found: _Handlers, number: int, action: str) -> Pred
     uncertain = found.uncertain
     relative: dict[str, Relative] = {}
     shown = found.views
-    if len(shown) == 1:  # most steps show one vector: no list to build and copy
+    gone = found.gone
+    if len(shown) == 1 and not gone:  # most steps show one vector: no list to build
         views: tuple[VectorView, ...] = (_view(m, shown[0], uncertain, relative),)
-    elif shown:
-        views = tuple([_view(m, vs, uncertain, relative) for vs in shown])
-    else:  # a refused step, a Disable: no comprehension (a frame of its own) for none
-        views = ()
-    if found.gone:
-        views += tuple([_gone_view(vs) for vs in found.gone])
+    else:  # a loop, not a comprehension: that is a function made and called per step
+        made_views = []
+        for vs in shown:
+            made_views.append(_view(m, vs, uncertain, relative))
+        for vs in gone:
+            made_views.append(_gone_view(vs))
+        views = tuple(made_views)
     deliveries: tuple[Delivery, ...] = ()
     if found.watched:
         counted = found.deliveries
