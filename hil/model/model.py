@@ -232,17 +232,20 @@ _NOTHING_UNCERTAIN: frozenset[str] = frozenset()
 
 def _run(m: MachineState, step: Step, number: int) -> Prediction:
     """One step on `m` and what the model says about it."""
-    m.notes = []
-    m.rules_used = []
+    if m.notes:  # most steps note nothing: the list of the last one serves again
+        m.notes = []
+    m.rules_used = ()
     if type(step) is Fire:  # asked first: nearly half the steps, most of them quick
         m.trace = None
-        action = _fire_label(step)
-        quick = _fire_quick(m, step, number, action)
+        quick = _fire_quick(m, step, number)
         if quick is not None:
             return quick
-    handler, traced, label = _HANDLERS.get(type(step), _NOT_A_STEP)
-    m.trace = TraceBuilder() if traced else None
-    action = label(step)
+        handler: Callable[[_Handlers, Any], None] | None = _Handlers.fire
+        action = _fire_label(step)
+    else:
+        handler, traced, label = _HANDLERS.get(type(step), _NOT_A_STEP)
+        m.trace = TraceBuilder() if traced else None
+        action = label(step)
     found = _Handlers(m)
     if handler is not None:
         handler(found, step)
@@ -254,12 +257,16 @@ def _finish(m: MachineState, found: _Handlers, number: int, action: str) -> Pred
     uncertain = found.uncertain
     relative: dict[str, Relative] = {}
     shown = found.views
-    if len(shown) == 1:  # most steps show one vector: no list to build and copy
+    gone = found.gone
+    if len(shown) == 1 and not gone:  # most steps show one vector: no list to build
         views: tuple[VectorView, ...] = (_view(m, shown[0], uncertain, relative),)
-    else:
-        views = tuple([_view(m, vs, uncertain, relative) for vs in shown])
-    if found.gone:
-        views += tuple([_gone_view(vs) for vs in found.gone])
+    else:  # a loop, not a comprehension: that is a function made and called per step
+        made_views = []
+        for vs in shown:
+            made_views.append(_view(m, vs, uncertain, relative))
+        for vs in gone:
+            made_views.append(_gone_view(vs))
+        views = tuple(made_views)
     deliveries: tuple[Delivery, ...] = ()
     if found.watched:
         counted = found.deliveries
@@ -286,19 +293,29 @@ def _finish(m: MachineState, found: _Handlers, number: int, action: str) -> Pred
     return _predict(m, fields, uncertain, relative, found.within)
 
 
-def _fire_quick(m: MachineState, step: Fire, number: int, action: str) -> Prediction | None:
+def _fire_quick(m: MachineState, step: Fire, number: int) -> Prediction | None:
     """The commonest step, a single fire of an allocated, unmasked vector whose message
     reaches that vector's own irq, predicted without `_Handlers`: what `fire` and
     `send` would find is known at once (one delivery to the landing CPU, nothing
     lost), so none of their bookkeeping is made.  Nearly half of a scenario's steps
-    are such fires.  None (nothing changed yet) for any other fire: its handler runs;
-    a message that lands elsewhere is tallied by `send`'s own rules."""
+    are such fires.  A fire of a masked vector, the next commonest, is predicted
+    here too (`_fire_masked`).  None (nothing changed yet) for any other fire: its
+    handler runs; a message that lands elsewhere is tallied by `send`'s own rules."""
     dev = m.devices.get(step.device)
     vs = None if dev is None else dev.vectors.get(step.entry)
-    if vs is None or step.times != 1 or (vs.maskable and vs.masked):
+    if vs is None:
         return None
+    if step.times != 1:
+        if vs.maskable and vs.masked:
+            return _fire_masked(m, step, number, _fire_label(step), vs)
+        return None
+    action = vs.fire_label
+    if action is None:  # its first single fire
+        action = vs.fire_label = _fire_label(step)
+    if vs.maskable and vs.masked:
+        return _fire_masked(m, step, number, action, vs)
     irq = vs.irq
-    m.rules_used.append("fire-current-cpu")  # the step's first rule: `rule` need not look
+    m.rules_used = ("fire-current-cpu",)  # the step's first rule: `rule` need not look
     landing = land(m, vs.message, irq.irte)
     kind, cpu, _, owner = landing  # unpacked: a NamedTuple field read is a descriptor call
     if kind is not _DELIVERED or owner is not irq:
@@ -325,6 +342,30 @@ def _fire_quick(m: MachineState, step: Fire, number: int, action: str) -> Predic
     return _predict(m, fields, uncertain, relative, None)
 
 
+def _fire_masked(
+    m: MachineState, step: Fire, number: int, action: str, vs: VectorState
+) -> Prediction:
+    """A fire of a masked vector (released, or never requested): nothing is sent, so
+    nothing is delivered or lost, whatever `times` asks."""
+    # Further edges while masked merge into the one pending bit: not a loss.
+    vs.latched = True
+    m.note(
+        f"{step.device}[{step.entry}] is masked: the interrupt is latched in "
+        "its pending bit, not sent"
+    )
+    m.rules_used = ("masked-latched",)  # the step's only rule
+    uncertain: set[str] = set()
+    relative: dict[str, Relative] = {}
+    fields = _FIRE_DEFAULTS.copy()
+    fields["step"] = number
+    fields["action"] = action
+    fields["vectors"] = (_view(m, vs, uncertain, relative),)
+    fields["deliveries"] = (
+        _shared_delivery((step.device, step.entry), (), 0 if vs.requested else None, vs),
+    )
+    return _predict(m, fields, uncertain, relative, None)
+
+
 def _predict(
     m: MachineState,
     fields: dict[str, object],
@@ -341,19 +382,29 @@ def _predict(
         fields["notes"] = tuple(m.notes)
     outcome = _new(StepOutcome)  # `_build`, inlined: every step makes one
     _set_outcome_dict(outcome, fields)
+    said = _PREDICTION_DEFAULTS.copy()  # as the outcome's: cheaper than a literal of six
+    said["outcome"] = outcome
+    if uncertain:
+        said["uncertain"] = frozenset(uncertain)
+    said["relative"] = relative
+    if within:
+        said["within"] = within
+    said["rules"] = m.rules_used
     prediction = _new(Prediction)
-    _set_prediction_dict(
-        prediction,
-        {
-            "outcome": outcome,
-            "uncertain": frozenset(uncertain) if uncertain else _NOTHING_UNCERTAIN,
-            "relative": relative,
-            "alternatives": (),
-            "within": within or _NO_BOUNDS,
-            "rules": tuple(m.rules_used),
-        },
-    )
+    _set_prediction_dict(prediction, said)
     return prediction
+
+
+_PREDICTION_DEFAULTS: dict[str, object] = {
+    "outcome": None,
+    "uncertain": _NOTHING_UNCERTAIN,
+    "relative": None,
+    "alternatives": (),
+    "within": _NO_BOUNDS,
+    "rules": (),
+}
+"""Every Prediction field in declaration order; a step's sure fields, its unbounded
+splits and its lack of alternatives keep these values (shared: all are immutable)."""
 
 
 _OUTCOME_DEFAULTS: dict[str, object] = {
@@ -398,8 +449,9 @@ def _shared_delivery(
         last = target.last_delivery
         if last is not None and last.per_cpu == per_cpu and last.eventfd == eventfd:
             return last
-    delivery = _build(
-        Delivery, {"device": key[0], "entry": key[1], "per_cpu": per_cpu, "eventfd": eventfd}
+    delivery = _new(Delivery)  # `_build`, inlined: most fires after a move make one
+    _set_delivery_dict(
+        delivery, {"device": key[0], "entry": key[1], "per_cpu": per_cpu, "eventfd": eventfd}
     )
     if target is not None:
         target.last_delivery = delivery
@@ -445,6 +497,7 @@ _DICT_SETTERS: dict[type, Callable[[object, dict[str, object]], None]] = {
 _set_outcome_dict = _DICT_SETTERS[StepOutcome]
 _set_prediction_dict = _DICT_SETTERS[Prediction]
 _set_view_dict = _DICT_SETTERS[VectorView]
+_set_delivery_dict = _DICT_SETTERS[Delivery]
 
 
 def _affinity_tuple(m: MachineState, mask: frozenset[int] | None) -> tuple[int, ...]:
@@ -485,34 +538,39 @@ def _view(
     last = vs.last_view
     if last is not None and last[0] == made_from:
         return last[1]
-    # `_affinity_tuple`'s common cases, inlined: the default and the full mask.
-    full = shown is None or shown is m.all_cpus
-    affinity = m.all_cpus_tuple if full else _affinity_tuple(m, shown)
+    # `_affinity_tuple`, inlined: every changed view asks it.
+    if shown is None or shown is m.all_cpus or shown == m.all_cpus:
+        affinity = m.all_cpus_tuple
+    else:
+        affinity = _sorted_cpus(shown)
     override = irq.effective_override
     cpu = irq.cfg_cpu
     if override is not None:
         effective: tuple[int, ...] | None = _affinity_tuple(m, override)
     else:  # IrqState.effective's frozenset of the config's CPU, as its tuple
         effective = None if cpu is None else (cpu,)
-    view = _new(VectorView)
-    _set_view_dict(
-        view,
-        {
+    if last is None:
+        fields: dict[str, object] = {
             "device": vs.device,
             "index": vs.index,
             "entry": vs.entry,
             "allocated": True,
-            "requested": vs.requested,
-            "irq": number,
-            "cpu": cpu,
-            "vector": vector,
-            "affinity": affinity,
-            "effective": effective,
-            "message": message,
-            "masked": masked,
-        },
-    )
-    vs.last_view = (made_from, view)
+        }
+    else:
+        # The last view's instance dict, copied in C: cheaper than a literal of twelve
+        # (and its device, index, entry and allocated are this view's too).
+        fields = last[2].copy()
+    fields["requested"] = vs.requested
+    fields["irq"] = number
+    fields["cpu"] = cpu
+    fields["vector"] = vector
+    fields["affinity"] = affinity
+    fields["effective"] = effective
+    fields["message"] = message
+    fields["masked"] = masked
+    view = _new(VectorView)
+    _set_view_dict(view, fields)
+    vs.last_view = (made_from, view, fields)
     return view
 
 
@@ -663,7 +721,7 @@ class _Handlers:
         """One MSI descriptor with `count` vectors: irq numbers, IRTE block,
         vector reservations, then msi_init_virq for each."""
         m = self.m
-        irq_symbol, irte_symbol = m.allocation_symbols(f"{dev.caps.name}.msi[0]")
+        irq_symbol, irte_symbol = m.allocation_symbols(dev.caps.name, "msi", 0)
         first = m.irq_numbers.alloc(count)
         refs: list[IrteRef] = []
         if m.remapped:
@@ -694,7 +752,7 @@ class _Handlers:
 
     def alloc_msix_entry(self, dev: DeviceState, entry: int) -> str | None:
         m = self.m
-        irq_symbol, irte_symbol = m.allocation_symbols(f"{dev.caps.name}.msix[{entry}]")
+        irq_symbol, irte_symbol = m.allocation_symbols(dev.caps.name, "msix", entry)
         number = m.irq_numbers.alloc(1)
         ref: IrteRef | None = None
         if m.remapped:
@@ -1102,16 +1160,7 @@ class _Handlers:
                 f"{step.device}[{step.entry}] is not allocated: the device cannot signal it"
             )
             return
-        self.views = [vs]
-        if vs.maskable and vs.masked:
-            # Further edges while masked merge into the one pending bit: not a loss.
-            vs.latched = True
-            self.m.note(
-                f"{step.device}[{step.entry}] is masked: the interrupt is latched in "
-                "its pending bit, not sent"
-            )
-            self.m.rule("masked-latched")
-            return
+        self.views = [vs]  # not masked: `_fire_masked` predicted that fire
         self.m.rule("fire-current-cpu")
         for _ in range(step.times):
             # One at a time: the first may complete a pending move, so the rest land anew.
@@ -1195,7 +1244,8 @@ class _Handlers:
         out: list[VectorState] = []
         for _, dev in sorted(self.m.devices.items()):
             vectors = dev.vectors
-            out += [vectors[e] for e in sorted(vectors)]  # a list, not a generator to resume
+            if vectors:  # most devices have none enabled at a time
+                out += map(vectors.__getitem__, sorted(vectors))  # in C: no frame per device
         return out
 
 

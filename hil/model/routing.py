@@ -74,7 +74,9 @@ def irte_key(ref: IrteRef) -> tuple[str | None, int] | None:
 
 
 def land(m: MachineState, message: MsiMessage | None, irte: IrteRef | None) -> Landing:
-    """Route one device write and run the receiving CPU's side of it."""
+    """Route one device write and run the receiving CPU's side of it: with IR the
+    IRTE names the CPU and vector, without IR the message itself; then
+    common_interrupt on that CPU, where vector_irq[vector] decides."""
     if message is None:
         return _UNKNOWN
     address = message.address
@@ -82,6 +84,7 @@ def land(m: MachineState, message: MsiMessage | None, irte: IrteRef | None) -> L
         # The low word's 0xFEExxxxx window, read without the address_lo property
         # (a call per fire): the mask keeps no bit of the high word anyway.
         return _NOT_INTERRUPT
+    cpu: int | None
     if m.remapped:
         if irte is None:
             return _UNKNOWN
@@ -97,38 +100,36 @@ def land(m: MachineState, message: MsiMessage | None, irte: IrteRef | None) -> L
             return _UNKNOWN
         if owner is None or not owner.ir_present:
             return _DMAR_FAULT
-        if owner.cfg_cpu is None or owner.cfg_vector is None:
+        cpu, vector = owner.cfg_cpu, owner.cfg_vector
+        if cpu is None or vector is None:
             return _DMAR_FAULT
-        return dispatch(m, owner.cfg_cpu, owner.cfg_vector)
-    # The CPU and vector a compat-format message names, read from local variables
-    # (MsiMessage's `destination`, `logical` and `vector` properties are a call each,
-    # and every non-remapped fire asks them).
-    low = address & 0xFFFFFFFF
-    dest = (low >> 12) & 0xFF | ((address >> 32) & 0xFFFFFF00)
-    if not low & 0x4:  # physical destination: an APIC ID
-        cpu = m.cpu_by_apicid.get(dest)
-    elif m.apic_mode is _LOGICAL_FLAT:  # one bit per CPU
-        cpu = (dest & -dest).bit_length() - 1 if dest else None
-    else:  # x2APIC cluster: the cluster number and a bit per CPU in it
-        cluster, bits = dest >> 16, dest & 0xFFFF
-        apicid = (cluster << 4) | ((bits & -bits).bit_length() - 1) if bits else None
-        cpu = None if apicid is None else m.cpu_by_apicid.get(apicid)
-    return dispatch(m, cpu, message.data & 0xFF)
-
-
-def dispatch(m: MachineState, cpu: int | None, vector: int) -> Landing:
-    """common_interrupt on `cpu`: vector_irq[vector] decides."""
+    else:
+        # The CPU and vector a compat-format message names, read from local variables
+        # (MsiMessage's `destination`, `logical` and `vector` properties are a call
+        # each, and every non-remapped fire asks them).
+        low = address & 0xFFFFFFFF
+        dest = (low >> 12) & 0xFF | ((address >> 32) & 0xFFFFFF00)
+        if not low & 0x4:  # physical destination: an APIC ID
+            cpu = m.cpu_by_apicid.get(dest)
+        elif m.apic_mode is _LOGICAL_FLAT:  # one bit per CPU
+            cpu = (dest & -dest).bit_length() - 1 if dest else None
+        else:  # x2APIC cluster: the cluster number and a bit per CPU in it
+            cluster, bits = dest >> 16, dest & 0xFFFF
+            apicid = (cluster << 4) | ((bits & -bits).bit_length() - 1) if bits else None
+            cpu = None if apicid is None else m.cpu_by_apicid.get(apicid)
+        vector = message.data & 0xFF
+    # common_interrupt on `cpu` (here, not in a function of its own: every fire runs it).
     if cpu is None or cpu not in m.all_cpus:
         return _landing(Landing, (_NO_HANDLER, cpu, vector, None))
     if cpu not in m.online:
         return _landing(Landing, (_OFFLINE, cpu, vector, None))
     if vector >= m.rules.first_system_vector:
         return _landing(Landing, (_SPURIOUS, cpu, vector, None))
-    owner = m.vector_irq.get((cpu, vector))
-    if owner is None:
+    irq = m.vector_irq.get((cpu, vector))
+    if irq is None:
         return _landing(Landing, (_NO_HANDLER, cpu, vector, None))
-    if not owner.started:
-        return _landing(Landing, (_UNSTARTED, cpu, vector, owner))
-    if owner.move_in_progress or owner.pending is not None:
-        ack_interrupt(m, owner, cpu)  # else it has nothing to do: most fires
-    return _landing(Landing, (_DELIVERED, cpu, vector, owner))
+    if not irq.started:
+        return _landing(Landing, (_UNSTARTED, cpu, vector, irq))
+    if irq.move_in_progress or irq.pending is not None:
+        ack_interrupt(m, irq, cpu)  # else it has nothing to do: most fires
+    return _landing(Landing, (_DELIVERED, cpu, vector, irq))

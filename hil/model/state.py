@@ -92,11 +92,17 @@ class VectorState:
     """Vectors sharing this entry's IRTE block (multi-MSI), for freeing it."""
     key: str = field(init=False)
     """`VectorView.key`, made once: every step's views name their vectors by it."""
-    last_view: tuple[tuple[object, ...], VectorView] | None = field(default=None, init=False)
-    """The last view made of this vector and what it was made from: most steps show
-    vectors they did not change, and a frozen view costs more to build than to reuse."""
+    last_view: tuple[tuple[object, ...], VectorView, dict[str, object]] | None = field(
+        default=None, init=False
+    )
+    """The last view made of this vector, what it was made from, and its instance dict:
+    most steps show vectors they did not change, and a frozen view costs more to build
+    than to reuse; a changed one starts from a copy of that dict."""
     last_delivery: Delivery | None = field(default=None, init=False)
     """The last Delivery reported for this vector, shared likewise (`model._delivery`)."""
+    fire_label: str | None = field(default=None, init=False)
+    """The label of a single fire of this vector, made at its first (`model._fire_quick`):
+    a lookup, where formatting it took a twentieth of a quick fire."""
 
     def __post_init__(self) -> None:
         # A StrEnum formats as its value, in C: `.value` is an enum property (Python code).
@@ -163,7 +169,9 @@ class MachineState:
     trace: TraceBuilder | None = None
     """The step's irq_vectors events, on the steps that predict them (`model._run`)."""
     notes: list[str] = field(default_factory=list)
-    rules_used: list[str] = field(default_factory=list)
+    rules_used: tuple[str, ...] = ()
+    """The rules the step used, in order: a tuple, as the prediction takes it (most
+    steps use one or two, so a list and its copy cost more than a tuple per rule)."""
     _first_online: int = -1
     _serial: int = 0
     caching_mode: bool = False
@@ -177,6 +185,9 @@ class MachineState:
     """`apicid` inverted (APIC ID -> CPU), made once: every non-remapped fire asks it."""
     remapped: bool = field(init=False)
     """`ir` is not NONE: fixed for the machine's life, and asked on every path."""
+    symbolic: bool = field(init=False)
+    """Irq numbers or IRTE indices are unknown, so allocations are named by symbols
+    (`allocation_symbols`)."""
     exact_views: bool = field(init=False)
     """Every view shows its values as they are: vector numbers calibrated, irq numbers
     and IRTE indices known.  Else each view asks which are uncertain or relative
@@ -185,21 +196,25 @@ class MachineState:
     def __post_init__(self) -> None:
         self.cpu_by_apicid = {a: c for c, a in self.apicid.items()}
         self.remapped = self.ir is not IrType.NONE
-        self.exact_views = (
-            self.exact_vectors
-            and self.irq_numbers.exact
-            and not (self.remapped and self.intel_irte.base is None)
+        self.symbolic = not self.irq_numbers.exact or (
+            self.remapped and self.intel_irte.base is None
         )
+        self.exact_views = self.exact_vectors and not self.symbolic
 
     def spans_all(self, mask: frozenset[int]) -> bool:
         """`mask == all_cpus`, identity first: the mask usually is `all_cpus` itself, and
         set equality compares every CPU (microseconds on a 1024-CPU machine)."""
         return mask is self.all_cpus or mask == self.all_cpus
 
-    def allocation_symbols(self, key: str) -> tuple[str, str]:
-        """The irq and IRTE symbols of a new allocation starting at vector `key`:
-        `irq[key]`, `irte[key]`, with `#n` from its n-th allocation on (a
-        reallocated vector's irq number and IRTE need not be the old ones)."""
+    def allocation_symbols(self, device: str, index: str, entry: int) -> tuple[str, str]:
+        """The irq and IRTE symbols of a new allocation starting at vector `key`
+        (`<device>.<index>[<entry>]`): `irq[key]`, `irte[key]`, with `#n` from its n-th
+        allocation on (a reallocated vector's irq number and IRTE need not be the old
+        ones).  Empty on a machine whose numbers are all known (not `symbolic`): it
+        shows none, and every vector allocation asks."""
+        if not self.symbolic:
+            return ("", "")
+        key = f"{device}.{index}[{entry}]"
         n = self.allocations.get(key, 0) + 1
         self.allocations[key] = n
         suffix = "" if n == 1 else f"#{n}"
@@ -240,7 +255,7 @@ class MachineState:
 
     def rule(self, name: str) -> None:
         if name not in self.rules_used:
-            self.rules_used.append(name)
+            self.rules_used += (name,)
 
     def first_online(self) -> int:
         """cpumask_first(cpu_online_mask), cached: reservations ask for it constantly."""
