@@ -32,10 +32,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from hil.lab.codeid import (  # first: it fingerprints the files before the imports
-    changed_since_load,
-    code_digest,
-)
+from hil.lab.codeid import code_digest  # first: it fingerprints the files before the imports
 from hil.lab.machine import MachineOps
 from hil.lab.slotpower import SlotPowerError, cut_slot_power
 from hil.lab.transport.protocol import hello_line, reply_line
@@ -65,20 +62,16 @@ def _wait_host(fd: int) -> None:
         time.sleep(0.2)
 
 
-def _reexec(code_changed: bool) -> None:
+def _reexec() -> None:
     """A fresh agent process for the next controller, started as soon as the last one left.
 
     Python's imports take a minute or more in a loaded TCG guest: done while
     no controller waits, the next one is greeted sooner.  (Keeping one process
     for all controllers was tried: the guest's virtio-serial port, reused after
     its host end closed, stopped passing the next greeting.)  A controller whose
-    code is newer asks for `reexec` again (see `VirtualMachine.attach`).  The
-    file caches are dropped only when the code changed, so the usual re-exec
-    imports from the guest's page cache (a cold one cost the next session's
-    first verdict about 50 s).
+    code is newer asks for `reexec` again (see `VirtualMachine.attach`).
     """
-    if code_changed:
-        _forget_file_caches()
+    _forget_file_caches()
     os.execv(sys.executable, [sys.executable, "-m", "hil.lab.agent", *sys.argv[1:]])
 
 
@@ -195,7 +188,7 @@ def serve(
         return
     ops.session_end()
     if virtio and not ephemeral:
-        _reexec(code_changed=changed_since_load())
+        _reexec()
 
 
 def _session(
@@ -243,7 +236,7 @@ def _session(
                 # The controller found this agent's code older than its own.
                 send(reply_line(request_id, result=None))
                 ops.session_end()
-                _reexec(code_changed=True)
+                _reexec()
             if op == "poweroff":
                 send(reply_line(request_id, result=None))
                 ops.session_end()

@@ -37,8 +37,3 @@ def code_digest() -> str:
     an edit made while the process imports shows as a mismatch, never as a match.
     """
     return _AT_IMPORT
-
-
-def changed_since_load() -> bool:
-    """Whether the framework's files differ now from what this process loaded."""
-    return _digest_of_files() != _AT_IMPORT
