@@ -8,6 +8,7 @@ gives the two sources different numbers, so it sees which one was read.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,16 +56,9 @@ def sysfs_counts(root: Path, irq: int, counts: tuple[int, ...], actions: str = "
 
 
 @pytest.fixture
-def machine(root: Path) -> Path:
+def machine(root: Path, msix_vectors: Callable[[str, dict[int, int]], None]) -> Path:
     """Entries 0 and 1 on irqs 40 and 41; only 40 has a handler."""
-    msi = root / "sys/bus/pci/devices" / BDF / "msi_irqs"
-    msi.mkdir(parents=True)
-    for entry, irq in ((0, 40), (1, 41)):
-        (msi / str(irq)).write_text("msix\n")
-        folder = root / f"sys/kernel/irq/{irq}"
-        folder.mkdir(parents=True)
-        (folder / "hwirq").write_text(f"{entry}\n")
-        (folder / "chip_name").write_text(f"{CHIP}\n")
+    msix_vectors(BDF, {0: 40, 1: 41})
     sysfs_counts(root, 40, (500, 500), "wrong")
     sysfs_counts(root, 41, (500, 500), "wrong")
     return root

@@ -7,6 +7,7 @@ error, or a device that is attached again, has its map read anew.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,17 +30,11 @@ class Device:
 
 
 @pytest.fixture
-def machine(root: Path) -> Path:
+def machine(root: Path, msix_vectors: Callable[[str, dict[int, int]], None]) -> Path:
     """Two MSI-X vectors of the device: entries 0 and 1 on irqs 40 and 41."""
-    msi = root / "sys/bus/pci/devices" / BDF / "msi_irqs"
-    msi.mkdir(parents=True)
-    for entry, irq in ((0, 40), (1, 41)):
-        (msi / str(irq)).write_text("msix\n")
-        folder = root / f"sys/kernel/irq/{irq}"
-        folder.mkdir(parents=True)
-        (folder / "hwirq").write_text(f"{entry}\n")
-        (folder / "chip_name").write_text(f"PCI-MSIX-{BDF}\n")
-        (folder / "per_cpu_count").write_text("1,2\n")
+    msix_vectors(BDF, {0: 40, 1: 41})
+    for irq in (40, 41):
+        (root / f"sys/kernel/irq/{irq}/per_cpu_count").write_text("1,2\n")
     return root
 
 
