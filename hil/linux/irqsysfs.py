@@ -101,12 +101,6 @@ class SysIrq:
 
 @lru_cache(maxsize=256)
 def _nonzero_counts(line: str) -> dict[int, int]:
-    data = line.encode("ascii", "replace")
-    if _is_plain(data) and data.count(b",") >= NUMPY_FROM_FIELDS:
-        values = np.fromstring(data, dtype=np.uint64, sep=",")
-        if not (values == _UINT64_MAX).any():  # else: saturated, read below
-            cpus = np.flatnonzero(values)
-            return dict(zip(cpus.tolist(), values[cpus].tolist(), strict=True))
     return {cpu: n for cpu, n in enumerate(_count_list(line)) if n}
 
 
