@@ -210,8 +210,7 @@ def summary_totals(text: str, names: Iterable[str]) -> dict[str, int]:
     regex is C work, where reading all twenty summary rows is Python work
     (a tenth of a step in a TCG guest).
     """
-    header_end = text.find("\n")
-    cpus = _header_cpus(text if header_end < 0 else text[:header_end])
+    _, cpus = _text_header(text)
     totals: dict[str, int] = {}
     if cpus is None:  # as `ProcInterrupts.parse`: no header, no rows
         return totals
@@ -251,8 +250,7 @@ def irq_rows(
     a step are twenty syscalls (half a millisecond each in a TCG guest).
     None for the CPUs: no header, no rows, as `ProcInterrupts.parse` reads it.
     """
-    header_end = text.find("\n")
-    cpus = _header_cpus(text if header_end < 0 else text[:header_end])
+    header_end, cpus = _text_header(text)
     rows: dict[int, IrqCounts | None] = {}
     wanted = tuple(sorted(set(irqs)))
     if cpus is None or header_end < 0 or not wanted:
@@ -270,15 +268,10 @@ def _irq_counts(rest: str, cpus: tuple[int, ...]) -> IrqCounts | None:
     of its rows are the same text (a fire raises one), and reading a row in
     Python costs as much as finding all of them.
     """
-    ncpus = len(cpus)
-    parts = rest.split(None, ncpus + 2)
-    if len(parts) <= ncpus:
+    split = _split_row(rest, len(cpus))
+    if split is None:
         return None
-    try:
-        values = list(map(int, parts[:ncpus]))
-    except ValueError:
-        return None
-    tail = parts[ncpus:]
+    values, tail = split
     placed = len(tail) > 1 and _hwirq_trigger(tail[1]) is not None
     actions = _actions(tail[2] if len(tail) > 2 else "") if placed else None
     return IrqCounts(dict(zip(cpus, values, strict=True)), actions)
@@ -290,6 +283,12 @@ def _irq_pattern(irqs: tuple[int, ...]) -> re.Pattern[str]:
     where a MULTILINE `^` is tried at every character."""
     labels = "|".join(map(str, irqs))
     return re.compile(rf"\n *({labels}):([^\n]*)")
+
+
+def _text_header(text: str) -> tuple[int, tuple[int, ...] | None]:
+    """Where the first line ends (-1: it is all the text) and the CPUs it names."""
+    header_end = text.find("\n")
+    return header_end, _header_cpus(text if header_end < 0 else text[:header_end])
 
 
 @lru_cache(maxsize=16)
@@ -593,14 +592,23 @@ def _digit_bytes(
 
 
 def _irq_row(irq: int, rest: str, cpus: tuple[int, ...], ncpus: int) -> IrqRow | None:
+    split = _split_row(rest, ncpus)
+    if split is None:
+        return None
+    values, tail = split
+    return _row_from_tail(irq, cpus, _count_array(values), tail)
+
+
+def _split_row(rest: str, ncpus: int) -> tuple[list[int], list[str]] | None:
+    """A row after its colon as its `ncpus` counts and what follows them, split at
+    most twice (chip, `hwirq-trigger`, actions); None if the counts are not there."""
     parts = rest.split(None, ncpus + 2)
     if len(parts) <= ncpus:
         return None
     try:
-        values = [int(part) for part in parts[:ncpus]]
+        return [int(part) for part in parts[:ncpus]], parts[ncpus:]
     except ValueError:
         return None
-    return _row_from_tail(irq, cpus, _count_array(values), parts[ncpus:])
 
 
 def _count_array(values: list[int]) -> npt.NDArray[Any]:
