@@ -80,7 +80,11 @@ class TraceLine:
 
     def int_fields(self) -> dict[str, int]:
         """Every `key=value` of the body as an int (hex accepted); ValueError if one is not."""
-        return {k: int(v, 0) for k, v in _FIELD.findall(self.body)}
+        return _int_fields(self.body)
+
+
+def _int_fields(body: str) -> dict[str, int]:
+    return {k: int(v, 0) for k, v in _FIELD.findall(body)}
 
 
 def trace_line(line: str) -> TraceLine | None:
@@ -123,7 +127,7 @@ def parse_trace(text: str) -> TraceLog:
         if event not in VECTOR_EVENTS and not event.startswith("irq_matrix_"):
             continue
         try:
-            fields = {k: int(v, 0) for k, v in _FIELD.findall(m["body"])}
+            fields = _int_fields(m["body"])
         except ValueError:
             skipped.append(line)
             continue
