@@ -197,8 +197,12 @@ def test_a_machine_rebooted_mid_run_ends_the_run_and_its_journal_is_not_replayed
 
     restore = kept_up.hil("restore", "--lab", str(kept_up.inventory))
     assert restore.returncode == 0, restore.stdout + restore.stderr
-    assert pending(journal) == []
     log = agent_log.read_text(errors="replace")[log_start:]
+    left = [(p.session_id, p.seq, p.entry.kind, p.boot_id) for p in pending(journal)]
+    assert left == [], (
+        f"`hil restore` left {left} journaled; it said:\n{restore.stdout}{restore.stderr}\n"
+        f"the agent logged since the run began:\n{log[-3000:]}"
+    )
     assert "journal: dropped" in log, f"the earlier boot's entries were not dropped:\n{log}"
     assert "journal: restored" not in log, f"an earlier boot's entry was replayed:\n{log}"
     assert LeaseManager(kept_up.state / "leases", "kill-test-listing").list() == []
