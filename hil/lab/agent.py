@@ -63,14 +63,8 @@ def _wait_host(fd: int) -> None:
 
 
 def _reexec() -> None:
-    """A fresh agent process for the next controller, started as soon as the last one left.
-
-    Python's imports take a minute or more in a loaded TCG guest: done while
-    no controller waits, the next one is greeted sooner.  (Keeping one process
-    for all controllers was tried: the guest's virtio-serial port, reused after
-    its host end closed, stopped passing the next greeting.)  A controller whose
-    code is newer asks for `reexec` again (see `VirtualMachine.attach`).
-    """
+    """A fresh agent process, for a controller whose code differs from this one's
+    (see `VirtualMachine.attach`): it imports the checkout as it is now."""
     _forget_file_caches()
     os.execv(sys.executable, [sys.executable, "-m", "hil.lab.agent", *sys.argv[1:]])
 
@@ -174,9 +168,11 @@ def serve(
     wfd: int,
     *,
     virtio: bool,
-    ephemeral: bool,
     profiler: OperationProfiler | None = None,
-) -> None:
+) -> bool:
+    """Answer one controller, then put back what its session changed; False when it
+    asked the agent to end (`poweroff`)."""
+
     def send(data: bytes) -> None:
         while data:
             data = data[os.write(wfd, data) :]
@@ -184,11 +180,40 @@ def serve(
     if virtio:
         _wait_host(rfd)
     send(hello_line(ops.hello()))
+    log.info("session %s: greeted a controller", ops.session_id)
     if not _session(ops, rfd, send, virtio=virtio, profiler=profiler):
-        return
+        log.info("session %s: powering off", ops.session_id)
+        return False
+    log.info("session %s: the controller left; putting back what it changed", ops.session_id)
     ops.session_end()
-    if virtio and not ephemeral:
-        _reexec()
+    log.info("session %s: ended", ops.session_id)
+    return True
+
+
+def serve_port(
+    path: str,
+    new_ops: Callable[[], MachineOps],
+    *,
+    ephemeral: bool,
+    profiler: OperationProfiler | None = None,
+) -> None:
+    """Serve controllers one after another on the virtio-serial port at `path`.
+
+    One process serves them all, each with its own `MachineOps` (a session of
+    its own, as a fresh process had): re-executing for every controller made
+    each session wait for the next process's imports, a minute or more in a
+    loaded TCG guest.  The port is closed and opened again between them: kept
+    open after its host end closed, it stopped passing the next greeting
+    (2026-11-24).  An ephemeral guest serves one controller and powers off.
+    """
+    while True:
+        fd = os.open(path, os.O_RDWR)
+        try:
+            more = serve(new_ops(), fd, fd, virtio=True, profiler=profiler)
+        finally:
+            os.close(fd)
+        if not more or ephemeral:
+            return
 
 
 def _session(
@@ -280,16 +305,17 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(filename=str(args.state_dir / "agent.log"), level=logging.INFO)
     log.info("agent pid %d runs framework code %s", os.getpid(), code_digest())
     log.info("open files: up to %d", raise_open_file_limit())
-    ops = MachineOps(state_dir=args.state_dir, machine=args.machine)
     preload(PRELOADED)
     profiler = OperationProfiler(args.state_dir / "profile") if args.profile else None
+    new_ops = partial(MachineOps, state_dir=args.state_dir, machine=args.machine)
     if args.virtio:
-        fd = os.open(find_virtio_port(args.virtio), os.O_RDWR)
-        serve(ops, fd, fd, virtio=True, ephemeral=args.ephemeral, profiler=profiler)
+        serve_port(
+            find_virtio_port(args.virtio), new_ops, ephemeral=args.ephemeral, profiler=profiler
+        )
     else:
         out = os.dup(1)
         os.dup2(2, 1)  # stray prints must never corrupt the RPC stream
-        serve(ops, 0, out, virtio=False, ephemeral=True, profiler=profiler)
+        serve(new_ops(), 0, out, virtio=False, profiler=profiler)
     return 0
 
 

@@ -25,9 +25,9 @@ def _digest_of_files() -> str:
 
 _AT_IMPORT = _digest_of_files()
 """Taken when this process loaded the framework, not when someone asks: an agent
-re-executes as soon as its controller leaves and greets the next one perhaps
-hours later; a digest read then would describe files edited since, not the code
-it runs (seen: a digest that matched and an agent without the newest step)."""
+greets controller after controller for hours after it loaded the framework; a
+digest read then would describe files edited since, not the code it runs (seen:
+a digest that matched and an agent without the newest step)."""
 
 
 def code_digest() -> str:
