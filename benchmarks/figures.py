@@ -39,27 +39,6 @@ def best_seconds(work: Callable[[], object], repeat: int) -> float:
     return best
 
 
-@dataclass(frozen=True)
-class HostCpuTicks:
-    """The host's CPU time so far, busy and in all, from the first line of /proc/stat."""
-
-    busy: int
-    total: int
-
-    def busy_share_since(self, before: HostCpuTicks) -> float:
-        """The share of all CPUs' time spent busy between `before` and now: a run that
-        kept them this busy cannot get faster than this share by running in parallel."""
-        total = self.total - before.total
-        return (self.busy - before.busy) / total if total else 0.0
-
-
-def host_cpu_ticks(stat: Path = Path("/proc/stat")) -> HostCpuTicks:
-    # cpu user nice system idle iowait irq softirq steal (guest time is inside user)
-    fields = [int(f) for f in stat.read_text().split("\n", 1)[0].split()[1:9]]
-    idle = fields[3] + fields[4]
-    return HostCpuTicks(busy=sum(fields) - idle, total=sum(fields))
-
-
 def scratch_dir() -> str | None:
     """A memory-backed folder for synthetic trees when there is one (as sysfs is)."""
     return "/dev/shm" if os.access("/dev/shm", os.W_OK) else None

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
-import pytest
-
-from benchmarks.figures import Figure, host_cpu_ticks, markdown_table
+from benchmarks.figures import Figure, markdown_table
 from benchmarks.model_steps import DEVICES, big_calibration, mixed_steps
 from hil.model.model import InterruptModel
 from hil.model.steps import Affinity, CpuOffline, CpuOnline, Disable, Enable, Fire, Release, Request
@@ -51,15 +48,3 @@ def test_table_marks_missed_targets() -> None:
     assert lines[2] == "| 3 | parse | 40 ms | <= 50 ms | yes |"
     assert lines[3] == "| 4 | model (1024 CPUs) | 2 s | <= 1 s | **no** |"
     assert lines[4] == "| 5 | suite | not run |  |  |"
-
-
-def test_the_busy_share_counts_every_cpu_state_but_idle_and_iowait(tmp_path: Path) -> None:
-    stat = tmp_path / "stat"
-    # user nice system idle iowait irq softirq steal guest guest_nice
-    stat.write_text("cpu  100 0 50 800 50 0 0 0 40 0\ncpu0 50 0 25 400 25 0 0 0 20 0\n")
-    before = host_cpu_ticks(stat)
-    stat.write_text("cpu  250 10 90 1000 60 5 5 0 90 0\ncpu0 1 1 1 1 1 1 1 1 1 1\n")
-    after = host_cpu_ticks(stat)
-    # busy: (250+10+90+5+5) - (100+50) = 210; all: 210 + (1000+60) - (800+50) = 420
-    assert after.busy_share_since(before) == pytest.approx(0.5)
-    assert after.busy_share_since(after) == 0.0
