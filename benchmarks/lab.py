@@ -222,6 +222,15 @@ def suite_cpu_seconds(vm_groups: frozenset[int]) -> float:
     return children.ru_utime + children.ru_stime + ticks / os.sysconf("SC_CLK_TCK")
 
 
+def run_summary(output: str) -> str:
+    """The suite's own timing lines (hil.report.timing) and pytest's last line: where a
+    run's wall time went, tests or the time between them."""
+    wanted = ("first verdict:", "time per test, boot excluded:")
+    lines = [line.split(" (", 1)[0] for line in output.splitlines() if line.startswith(wanted)]
+    last = output.strip().rsplit("\n", 1)[-1].strip("= ")
+    return "; ".join([*lines, last])
+
+
 def parallel_suite(
     inventory_path: Path, machines: Sequence[str], evidence: Path, state: Path
 ) -> list[Figure]:
@@ -241,7 +250,7 @@ def parallel_suite(
         base += ["--lab-machine", name]
     vm_groups = frozenset(VmState.load(state / name / "state.json").pgid for name in machines)
     cores = os.cpu_count() or 1
-    seconds, busy = {}, {}
+    seconds, busy, summary = {}, {}, {}
     for workers in ("0", "2"):
         cpu_before = suite_cpu_seconds(vm_groups)
         start = time.perf_counter()
@@ -251,12 +260,13 @@ def parallel_suite(
         busy[workers] = (suite_cpu_seconds(vm_groups) - cpu_before) / (seconds[workers] * cores)
         if proc.returncode not in (0, 1):  # 1: some test failed, the timing still holds
             raise RuntimeError(f"suite -n {workers} did not run:\n{proc.stdout[-2000:]}")
+        summary[workers] = run_summary(proc.stdout)
     ratio = seconds["2"] / seconds["0"]
     return [
         Figure("5", "suite -n 0", f"{seconds['0']:.0f} s",
-               note=f"its CPU use: {busy['0']:.0%} of {cores} CPUs"),
+               note=f"its CPU use: {busy['0']:.0%} of {cores} CPUs; {summary['0']}"),
         Figure("5", "suite -n 2", f"{seconds['2']:.0f} s",
-               note=f"its CPU use: {busy['2']:.0%} of {cores} CPUs"),
+               note=f"its CPU use: {busy['2']:.0%} of {cores} CPUs; {summary['2']}"),
         Figure("5", "suite -n 2 / -n 0", f"{ratio:.2f}x", f"<= {PARALLEL_LIMIT}x",
                ratio <= PARALLEL_LIMIT,
                note=f"least this host allows: {busy['0']:.2f}x (the -n 0 run's CPU use)"),

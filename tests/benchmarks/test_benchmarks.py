@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from benchmarks.figures import Figure, markdown_table
+from benchmarks.lab import run_summary
 from benchmarks.model_steps import DEVICES, big_calibration, mixed_steps
 from hil.model.model import InterruptModel
 from hil.model.steps import Affinity, CpuOffline, CpuOnline, Disable, Enable, Fire, Release, Request
@@ -48,3 +49,16 @@ def test_table_marks_missed_targets() -> None:
     assert lines[2] == "| 3 | parse | 40 ms | <= 50 ms | yes |"
     assert lines[3] == "| 4 | model (1024 CPUs) | 2 s | <= 1 s | **no** |"
     assert lines[4] == "| 5 | suite | not run |  |  |"
+
+
+def test_a_suite_run_is_summed_up_by_its_timing_lines_and_pytests_last_line() -> None:
+    output = (
+        "....\n== pcie-hil run ==\n"
+        "first verdict: 20.5 s after start (tests/hil/x.yaml::a[vm/igb0])\n"
+        "time per test, boot excluded: 6.16 s (34 tests with a verdict, 209.4 s in tests)\n"
+        "=========== 34 passed, 5 skipped in 118.42s (0:01:58) ===========\n"
+    )
+    assert run_summary(output) == (
+        "first verdict: 20.5 s after start; time per test, boot excluded: 6.16 s; "
+        "34 passed, 5 skipped in 118.42s (0:01:58)"
+    )
