@@ -56,6 +56,14 @@ class IrteRef:
         return None if self.index is None else self.index + self.subhandle
 
 
+@lru_cache(maxsize=4096)
+def _exact_ref(index: int, table: str | None, subhandle: int, align: int) -> IrteRef:
+    """The IrteRef of a block at a known index, one per value: blocks come back to the
+    same indices, and a frozen dataclass's __init__ sets each field through
+    object.__setattr__ (a quarter of an IR vector allocation's own cost)."""
+    return IrteRef(index, table, subhandle, align)
+
+
 def _align_up(value: int, alignment: int) -> int:
     return (value + alignment - 1) // alignment * alignment
 
@@ -104,7 +112,7 @@ class IrteTable:
         if start is None:
             raise IrteError("ENOMEM", "can't allocate an IRTE")
         self._used.update(range(start, start + size))
-        return [IrteRef(start, self.name, subhandle=i, align=size) for i in range(count)]
+        return [_exact_ref(start, self.name, i, size) for i in range(count)]
 
     def _find_region(self, size: int, first: int) -> int | None:
         while self._low in self._used:
