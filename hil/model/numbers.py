@@ -35,6 +35,9 @@ class IrqNumbers:
         while self._low in used:
             self._low += 1
         first = self._low
+        if count == 1:  # every MSI-X vector: the lowest free number is the answer
+            used.add(first)
+            return first
         while not used.isdisjoint(range(first, first + count)):  # in C, no generator
             first += 1
         used.update(range(first, first + count))
