@@ -13,6 +13,7 @@ from hil.model.matrix import MatrixError
 from hil.model.message import ZERO_MESSAGE, compat_message
 from hil.model.remap import amd_message, intel_message
 from hil.model.state import IrqState, MachineState, irq_order
+from hil.model.trace import event_text
 from hil.model.vocabulary import IrType
 
 _INTEL = IrType.INTEL
@@ -20,6 +21,10 @@ _INTEL = IrType.INTEL
 costs about ten plain reads, and every activation asks."""
 
 _ERRNO_VALUE = {"EINVAL": -22, "ENOSPC": -28, "EBUSY": -16, "ENOMEM": -12}
+
+_ACTIVATE_EVENT = tuple(event_text("vector_activate", reserve=r) for r in (0, 1))
+"""The trace text of an activation, by `reserve` (False, True): every allocation
+and request adds one."""
 
 
 # -- the device side (MSI layer) -------------------------------------------------
@@ -78,7 +83,7 @@ def reserve_irq_vector(m: MachineState, irq: IrqState) -> None:
     irq.has_reserved = True
     irq.reservation_mode = True
     if m.trace is not None:
-        m.trace.add("vector_reserve", irq.number)
+        m.trace.add(irq.number, "vector_reserve")
     assign_placeholder(m, irq)
 
 
@@ -86,7 +91,7 @@ def update_vector(m: MachineState, irq: IrqState, cpu: int, vector: int) -> None
     """apic_update_vector: the old vector waits for cleanup if its CPU is online,
     else it is freed at once."""
     if m.trace is not None:
-        m.trace.add("vector_update", irq.number)
+        m.trace.add(irq.number, "vector_update")
     irq.prev = None
     if irq.vector is not None and irq.cpu is not None:
         if irq.cpu in m.online:
@@ -117,10 +122,10 @@ def assign_vector_locked(m: MachineState, irq: IrqState, dest: frozenset[int] | 
         cpu, vector = m.matrix.alloc(dest, reserved=irq.has_reserved)
     except MatrixError as error:
         if m.trace is not None:
-            m.trace.add("vector_alloc", irq.number, ret=_ERRNO_VALUE[error.errno])
+            m.trace.add(irq.number, event_text("vector_alloc", ret=_ERRNO_VALUE[error.errno]))
         return error.errno
     if m.trace is not None:
-        m.trace.add("vector_alloc", irq.number)
+        m.trace.add(irq.number, "vector_alloc")
     update_vector(m, irq, cpu, vector)
     if m.placement_slack:
         _judge_placement(m, irq, dest, was_uncertain)
@@ -207,7 +212,7 @@ def activate_reserved(m: MachineState, irq: IrqState) -> str | None:
 def activate(m: MachineState, irq: IrqState, reserve: bool) -> str | None:
     """irq_domain_activate_irq: x86_vector_activate, then IR, then msi_domain_activate."""
     if m.trace is not None:
-        m.trace.add("vector_activate", irq.number, reserve=int(reserve))
+        m.trace.add(irq.number, _ACTIVATE_EVENT[reserve])
     error: str | None = None
     if not irq.can_reserve and not irq.managed:
         error = assign_any(m, irq)
@@ -229,7 +234,7 @@ def clear_irq_vector(m: MachineState, irq: IrqState) -> None:
     if irq.vector is None or irq.cpu is None:
         return
     if m.trace is not None:
-        m.trace.add("vector_clear", irq.number)
+        m.trace.add(irq.number, "vector_clear")
     m.matrix.free(irq.cpu, irq.vector, irq.managed)
     m.vector_irq.pop((irq.cpu, irq.vector), None)
     irq.vector = None
@@ -247,7 +252,7 @@ def deactivate(m: MachineState, irq: IrqState) -> None:
     irq.ir_present = False
     irq.activated = False
     if m.trace is not None:
-        m.trace.add("vector_deactivate", irq.number)
+        m.trace.add(irq.number, "vector_deactivate")
     if not irq.managed and not irq.can_reserve:
         return
     if irq.has_reserved:
@@ -261,7 +266,7 @@ def free_vectors(m: MachineState, irq: IrqState) -> None:
     """x86_vector_free_irqs: clear the vector, drop the reservation (vector_teardown)."""
     clear_irq_vector(m, irq)
     if m.trace is not None:
-        m.trace.add("vector_teardown", irq.number)
+        m.trace.add(irq.number, "vector_teardown")
     if irq.has_reserved:
         m.matrix.remove_reserved()
         irq.has_reserved = False
@@ -279,7 +284,7 @@ def free_moved_vector(m: MachineState, irq: IrqState) -> None:
         if m.vector_irq.get((cpu, vector)) is irq:
             del m.vector_irq[(cpu, vector)]
         if m.trace is not None:
-            m.trace.add("vector_free_moved", irq.number)
+            m.trace.add(irq.number, "vector_free_moved")
     irq.prev = None
     irq.move_in_progress = False
     irq.cleanup_pending = False
