@@ -73,7 +73,7 @@ def update_cfg(m: MachineState, irq: IrqState, cpu: int, vector: int) -> None:
 
 def assign_placeholder(m: MachineState, irq: IrqState) -> None:
     """vector_assign_managed_shutdown: MANAGED_IRQ_SHUTDOWN_VECTOR on the first online CPU."""
-    update_cfg(m, irq, m.first_online(), m.rules.placeholder_vector)
+    update_cfg(m, irq, m.first_online, m.rules.placeholder_vector)
 
 
 def reserve_irq_vector(m: MachineState, irq: IrqState) -> None:

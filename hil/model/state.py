@@ -172,7 +172,6 @@ class MachineState:
     rules_used: tuple[str, ...] = ()
     """The rules the step used, in order: a tuple, as the prediction takes it (most
     steps use one or two, so a list and its copy cost more than a tuple per rule)."""
-    _first_online: int = -1
     _serial: int = 0
     caching_mode: bool = False
     device_nodes: dict[str, int] = field(default_factory=dict)
@@ -181,6 +180,9 @@ class MachineState:
     calibration's hidden vectors, +2 per CPU choice the model could only guess."""
     allocations: dict[str, int] = field(default_factory=dict)
     """Allocations made so far per first vector key: each gets its own symbols."""
+    first_online: int = field(init=False)
+    """cpumask_first(cpu_online_mask), kept by `set_online`: every reservation and
+    release puts an irq on the placeholder there, and it changes only with hotplug."""
     cpu_by_apicid: dict[int, int] = field(init=False)
     """`apicid` inverted (APIC ID -> CPU), made once: every non-remapped fire asks it."""
     remapped: bool = field(init=False)
@@ -194,6 +196,7 @@ class MachineState:
     (`model._marks`); a CPU choice left uncertain is marked in either case."""
 
     def __post_init__(self) -> None:
+        self.first_online = min(self.online, default=-1)
         self.cpu_by_apicid = {a: c for c, a in self.apicid.items()}
         self.remapped = self.ir is not IrType.NONE
         self.symbolic = not self.irq_numbers.exact or (
@@ -257,18 +260,15 @@ class MachineState:
         if name not in self.rules_used:
             self.rules_used += (name,)
 
-    def first_online(self) -> int:
-        """cpumask_first(cpu_online_mask), cached: reservations ask for it constantly."""
-        if self._first_online not in self.online:
-            self._first_online = min(self.online)
-        return self._first_online
-
     def set_online(self, cpu: int, online: bool) -> None:
         if online:
             self.online.add(cpu)
-            self._first_online = min(self._first_online, cpu)
+            if self.first_online < 0 or cpu < self.first_online:
+                self.first_online = cpu
         else:
             self.online.discard(cpu)
+            if cpu == self.first_online:
+                self.first_online = min(self.online, default=-1)
         self.matrix.set_online(cpu, online)
 
     def irte_table(self, device: str) -> IrteTable:
