@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from hil.model.matrix import MatrixError
 from hil.model.message import ZERO_MESSAGE, compat_message
-from hil.model.remap import amd_message, intel_message
+from hil.model.remap import IrteRef, amd_message, intel_message
 from hil.model.state import IrqState, MachineState, irq_order
 from hil.model.trace import event_text
-from hil.model.vocabulary import IrType
+from hil.model.vocabulary import IrType, MsiMessage
 
 _INTEL = IrType.INTEL
 """Bound once: in Python 3.11 an enum member read goes through the enum metaclass and
@@ -41,16 +41,23 @@ def write_message(m: MachineState, irq: IrqState) -> None:
     if vs is None:
         return
     if m.remapped:
-        ref = irq.irte
-        if ref is None:
-            vs.message = None
-        else:
-            vs.message = intel_message(ref) if m.ir is _INTEL else amd_message(ref)
-    elif irq.cfg_cpu is None or irq.cfg_vector is None:
+        vs.message = irq.irte_message
+        return
+    cpu, vector = irq.cfg_cpu, irq.cfg_vector
+    if cpu is None or vector is None:
         vs.message = None
-    else:
-        cpu = irq.cfg_cpu
-        vs.message = compat_message(m.apic_mode, cpu, m.apicid[cpu], irq.cfg_vector)
+        return
+    message = m.compat_messages.get(cpu << 8 | vector)
+    if message is None:
+        message = compat_message(m.apic_mode, cpu, m.apicid[cpu], vector)
+        m.compat_messages[cpu << 8 | vector] = message
+    vs.message = message
+
+
+def remappable_message(m: MachineState, ref: IrteRef) -> MsiMessage | None:
+    """The IR chip's irq_chip_compose_msi_msg: the message names the IRTE (Intel's
+    fill_msi_msg, AMD's format), so it depends on nothing a move changes."""
+    return intel_message(ref) if m.ir is _INTEL else amd_message(ref)
 
 
 # -- vector domain (arch/x86/kernel/apic/vector.c) --------------------------------

@@ -9,8 +9,6 @@ one-hot CPU mask), 6.12 physical (the APIC ID).
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from hil.model.vocabulary import MSI_ADDRESS_BASE, ApicMode, MsiMessage
 
 ZERO_MESSAGE = MsiMessage(0, 0)
@@ -19,12 +17,9 @@ ZERO_MESSAGE = MsiMessage(0, 0)
 _DEST_MODE_LOGICAL = 1 << 2
 
 
-@lru_cache(maxsize=8192)
 def compat_message(mode: ApicMode, cpu: int, apicid: int, vector: int) -> MsiMessage:
-    """__irq_msi_compose_msg: fixed delivery, edge, destination by routing mode.
-
-    Cached: every move rewrites the device, and CPUs and vectors repeat; one shared
-    (immutable) message per target is also what lets a view see it unchanged."""
+    """__irq_msi_compose_msg: fixed delivery, edge, destination by routing mode (the
+    model keeps one per target, `MachineState.compat_messages`)."""
     if mode is ApicMode.LOGICAL_FLAT:
         # flat_init_apic_ldr: the logical ID of CPU n is BIT(n), so at most 8 CPUs.
         if cpu >= 8:

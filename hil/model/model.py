@@ -711,6 +711,7 @@ class _Handlers:
 
     def attach_irte(self, irq: IrqState, ref: IrteRef) -> None:
         irq.irte = ref
+        irq.irte_message = domain.remappable_message(self.m, ref)
         key = irte_key(ref)
         if key is not None:
             self.m.irte_owner[key] = irq

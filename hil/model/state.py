@@ -62,6 +62,10 @@ class IrqState:
     ir_present: bool = False
     """Its IRTE is present (set at activation, cleared at deactivation)."""
     irte: IrteRef | None = None
+    irte_message: MsiMessage | None = None
+    """The remappable message naming `irte` (`domain.remappable_message`), composed when
+    the IRTE is attached: it never changes while the irq lives, and every activation
+    writes it to the device."""
     serial: int = 0
     """Creation order: breaks ties between irqs whose numbers are unknown."""
     placement_uncertain: bool = False
@@ -180,6 +184,10 @@ class MachineState:
     calibration's hidden vectors, +2 per CPU choice the model could only guess."""
     allocations: dict[str, int] = field(default_factory=dict)
     """Allocations made so far per first vector key: each gets its own symbols."""
+    compat_messages: dict[int, MsiMessage] = field(default_factory=dict)
+    """The compat message of each target (`cpu << 8 | vector`), composed once: every move
+    without IR rewrites the device, targets repeat, and one shared (immutable) message
+    per target is also what lets a view see it unchanged."""
     first_online: int = field(init=False)
     """cpumask_first(cpu_online_mask), kept by `set_online`: every reservation and
     release puts an irq on the placeholder there, and it changes only with hotplug."""
