@@ -317,7 +317,7 @@ def _fire_quick(m: MachineState, step: Fire, number: int) -> Prediction | None:
     irq = vs.irq
     m.rules_used = ("fire-current-cpu",)  # the step's first rule: `rule` need not look
     landing = land(m, vs.message, irq.irte)
-    kind, cpu, _, owner = landing  # unpacked: a NamedTuple field read is a descriptor call
+    kind, cpu, _, owner = landing
     if kind is not _DELIVERED or owner is not irq:
         found = _Handlers(m)  # as `fire` leaves it before its `send`
         found.watched.append((step.device, step.entry))
@@ -891,7 +891,7 @@ class _Handlers:
             r.lost = 0
         if r.spurious is None:
             r.spurious = 0
-        kind, landed, _, irq = landing  # unpacked: a NamedTuple field read is a call
+        kind, landed, vector, irq = landing
         if kind is _DELIVERED and irq is not None:
             device, entry = irq.device, irq.entry
             if device is not None and entry is not None:
@@ -912,23 +912,23 @@ class _Handlers:
             if irq.device != sender:
                 r.lost += 1
                 who = f"{irq.device}[{irq.entry}]" if irq.device else f"irq {irq.number}"
-                self.m.note(f"the message reached {who} on CPU {landing.cpu}, not {sender}")
+                self.m.note(f"the message reached {who} on CPU {landed}, not {sender}")
                 self.m.rule("stale-message-reused-vector")
             return
         r.lost += 1
-        if landing.kind is LandingKind.SPURIOUS:
+        if kind is LandingKind.SPURIOUS:
             r.spurious += 1
-            self.m.note(f"Spurious interrupt (vector {landing.vector:#04x}) on CPU#{landing.cpu}")
-        elif landing.kind is LandingKind.NO_HANDLER:
-            self.m.note(f"No irq handler for {landing.cpu}.{landing.vector}")
+            self.m.note(f"Spurious interrupt (vector {vector:#04x}) on CPU#{landed}")
+        elif kind is LandingKind.NO_HANDLER:
+            self.m.note(f"No irq handler for {landed}.{vector}")
             self.m.rule("stale-message-no-handler")
-        elif landing.kind is LandingKind.DMAR_FAULT:
+        elif kind is LandingKind.DMAR_FAULT:
             self.m.note("DMAR fault: Present field in the IRTE entry is clear")
             self.m.rule("ir-fault-after-free")
-        elif landing.kind is LandingKind.UNKNOWN:
+        elif kind is LandingKind.UNKNOWN:
             self.m.note("the model cannot place this message")
         else:
-            self.m.note(f"not delivered: {landing.kind.value}")
+            self.m.note(f"not delivered: {kind.value}")
 
     # -- steps ----------------------------------------------------------------------
 
@@ -1187,7 +1187,7 @@ class _Handlers:
         self.lost = 0
         self.spurious = 0
         m.rule("stored-message-ir" if m.remapped else "stored-message-compat")
-        landing = self.send(step.device, stored.message, stored.irte)
+        kind = self.send(step.device, stored.message, stored.irte)[0]
         vs = dev.vectors.get(stored.entry)
         if vs is not None:
             self.views = [vs]
@@ -1200,7 +1200,7 @@ class _Handlers:
                 self.uncertain.add(f"delivered.{key[0]}[{key[1]}].per_cpu")
                 self.uncertain.add(f"delivered.{key[0]}[{key[1]}].eventfd")
             self.uncertain.update({"lost", "spurious"})
-        if landing.kind is LandingKind.UNKNOWN:
+        if kind is LandingKind.UNKNOWN:
             # Its freed IRTE may now be any later vector's: any of them may receive it.
             self.uncertain.update({"lost", "spurious"})
             for other in self.all_vectors():
