@@ -243,7 +243,8 @@ class VectorMatrix:
         self.global_reserved += 1
 
     def remove_reserved(self) -> None:
-        self.global_reserved = max(0, self.global_reserved - 1)
+        if self.global_reserved:  # never below zero
+            self.global_reserved -= 1
 
     def set_online(self, cpu: int, online: bool) -> None:
         """irq_matrix_online/offline: the CPU keeps its bitmap and available count."""

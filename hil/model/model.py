@@ -698,15 +698,9 @@ class _Handlers:
     ) -> IrqState:
         """`symbol` names the allocation the number came from, `offset` its place in it."""
         exact = self.m.irq_numbers.exact
-        irq = IrqState(
-            number=number,
-            exact_number=exact,
-            symbol=None if exact else symbol,
-            symbol_offset=offset,
-            device=dev.caps.name,
-            entry=entry,
-            node=self.node_of(dev),
-        )
+        # Positional: keyword arguments to a class call are packed into a dict first.
+        irq = IrqState(number, exact, None if exact else symbol, offset, dev.caps.name, entry)
+        irq.node = self.node_of(dev)
         return self.m.register(irq)
 
     def attach_irte(self, irq: IrqState, ref: IrteRef) -> None:
@@ -740,7 +734,7 @@ class _Handlers:
             if refs:
                 self.attach_irte(irq, refs[i])
             domain.reserve_irq_vector(m, irq)
-            vs = VectorState(dev.caps.name, IrqIndex.MSI, i, irq, maskable=maskable)
+            vs = VectorState(dev.caps.name, IrqIndex.MSI, i, irq, maskable)
             vs.irte_block = count if i == 0 else 0
             dev.vectors[i] = vs
             made.append(vs)
@@ -767,7 +761,7 @@ class _Handlers:
         if ref is not None:
             self.attach_irte(irq, ref)
         domain.reserve_irq_vector(m, irq)
-        vs = VectorState(dev.caps.name, IrqIndex.MSIX, entry, irq, maskable=True)
+        vs = VectorState(dev.caps.name, IrqIndex.MSIX, entry, irq, True)
         dev.vectors[entry] = vs
         return self.init_virq(vs, reservation=True)
 

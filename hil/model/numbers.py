@@ -45,4 +45,6 @@ class IrqNumbers:
 
     def free(self, number: int) -> None:
         self._used.discard(number)
-        self._low = max(min(self._low, number), self.start or 0)
+        if number < self._low:  # comparisons, not min/max: those are generic C calls
+            floor = self.start or 0
+            self._low = number if number > floor else floor

@@ -118,7 +118,7 @@ class IrteTable:
         while self._low in self._used:
             self._low += 1
         used = self._used
-        start = _align_up(max(first, self._low), size)
+        start = _align_up(first if first > self._low else self._low, size)
         while start + size <= self.capacity:
             block = range(start, start + size)
             if used.isdisjoint(block):
@@ -135,7 +135,8 @@ class IrteTable:
         if ref.symbol != self.name:
             raise ValueError(f"IRTE {ref} is not from table {self.name}")
         self._used.difference_update(range(ref.index, ref.index + ref.align))
-        self._low = min(self._low, ref.index)
+        if ref.index < self._low:
+            self._low = ref.index
 
     def may_be_reused(self, symbol: str) -> bool:
         """A freed block of unknown index may now belong to any block allocated since."""
