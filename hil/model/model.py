@@ -1090,13 +1090,13 @@ class _Handlers:
     def write_mask(self, irq: IrqState, cpus: tuple[int, ...]) -> None:
         """write_irq_affinity of /proc/irq/N/smp_affinity_list; a refusal sets the errno."""
         m = self.m
-        if cpus and (min(cpus) < 0 or max(cpus) > m.all_cpus_tuple[-1]):
+        mask = frozenset(cpus)
+        if not mask <= m.cpu_ids:
             self.fail("ERANGE", "CPU number beyond nr_cpu_ids (bitmap_parselist)")
             return
         if irq.managed:
             self.fail(m.rules.managed_affinity_errno, "managed irq (write_irq_affinity)")
             return
-        mask = frozenset(cpus)
         if m.online.isdisjoint(mask):
             self.fail("EINVAL", "the mask has no online CPU (write_irq_affinity)")
             return

@@ -188,6 +188,10 @@ class MachineState:
     """The compat message of each target (`cpu << 8 | vector`), composed once: every move
     without IR rewrites the device, targets repeat, and one shared (immutable) message
     per target is also what lets a view see it unchanged."""
+    cpu_ids: frozenset[int] = field(init=False)
+    """0..nr_cpu_ids-1, the CPU numbers an affinity list may name (bitmap_parselist):
+    a mask is checked against them as a set, where min() and max() are two generic
+    C calls on every affinity write."""
     first_online: int = field(init=False)
     """cpumask_first(cpu_online_mask), kept by `set_online`: every reservation and
     release puts an irq on the placeholder there, and it changes only with hotplug."""
@@ -204,6 +208,7 @@ class MachineState:
     (`model._marks`); a CPU choice left uncertain is marked in either case."""
 
     def __post_init__(self) -> None:
+        self.cpu_ids = frozenset(range(self.all_cpus_tuple[-1] + 1))
         self.first_online = min(self.online, default=-1)
         self.cpu_by_apicid = {a: c for c, a in self.apicid.items()}
         self.remapped = self.ir is not IrType.NONE
