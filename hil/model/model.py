@@ -90,6 +90,8 @@ class InterruptModel:
         for cap in caps:
             self._state.devices[cap.name] = DeviceState(cap)
         self._steps = 0
+        self._found = _Handlers(self._state)
+        """What each step's handler finds, reset for every step (see `_Handlers`)."""
         self._alternative_states: list[MachineState] = []
         self._races = self._state.remapped and self._state.rules.cleanup_by_timer
         """Affinity writes can race the cleanup timer (`_timing_may_decide`): fixed for
@@ -146,7 +148,7 @@ class InterruptModel:
             and _ack_may_race(state, step)
         ):
             return self._apply_ack_racing(step, number)
-        return _run(state, step, number)
+        return _run(state, step, number, self._found)
 
     def _apply_racing(self, step: Affinity, number: int) -> Prediction:
         """A step whose outcome timing may decide: run it on a copy as if the cleanup
@@ -172,8 +174,8 @@ class InterruptModel:
     ) -> Prediction:
         """Run `step` on the model's state and on `alternative_state`; an outcome that
         differs becomes `alternatives[0]`, and `adopt(0)` continues from it."""
-        main = _run(self._state, step, number)
-        alt = _run(alternative_state, step, number)
+        main = _run(self._state, step, number, self._found)
+        alt = _run(alternative_state, step, number, self._found)
         if flatten(alt.outcome) == flatten(main.outcome):
             return main
         self._alternative_states = [alternative_state]
@@ -230,14 +232,14 @@ _NOTHING_UNCERTAIN: frozenset[str] = frozenset()
 """Shared by the many predictions sure of every field (a frozenset is immutable)."""
 
 
-def _run(m: MachineState, step: Step, number: int) -> Prediction:
-    """One step on `m` and what the model says about it."""
+def _run(m: MachineState, step: Step, number: int, found: _Handlers) -> Prediction:
+    """One step on `m` and what the model says about it (`found` is reset for it)."""
     if m.notes:  # most steps note nothing: the list of the last one serves again
         m.notes = []
     m.rules_used = ()
     if type(step) is Fire:  # asked first: nearly half the steps, most of them quick
         m.trace = None
-        quick = _fire_quick(m, step, number)
+        quick = _fire_quick(m, step, number, found)
         if quick is not None:
             return quick
         handler: Callable[[_Handlers, Any], None] | None = _Handlers.fire
@@ -246,7 +248,7 @@ def _run(m: MachineState, step: Step, number: int) -> Prediction:
         handler, traced, label = _HANDLERS.get(type(step), _NOT_A_STEP)
         m.trace = TraceBuilder() if traced else None
         action = label(step)
-    found = _Handlers(m)
+    found.reset(m)
     if handler is not None:
         handler(found, step)
     return _finish(m, found, number, action)
@@ -293,7 +295,7 @@ def _finish(m: MachineState, found: _Handlers, number: int, action: str) -> Pred
     return _predict(m, fields, uncertain, relative, found.within)
 
 
-def _fire_quick(m: MachineState, step: Fire, number: int) -> Prediction | None:
+def _fire_quick(m: MachineState, step: Fire, number: int, found: _Handlers) -> Prediction | None:
     """The commonest step, a single fire of an allocated, unmasked vector whose message
     reaches that vector's own irq, predicted without `_Handlers`: what `fire` and
     `send` would find is known at once (one delivery to the landing CPU, nothing
@@ -319,7 +321,7 @@ def _fire_quick(m: MachineState, step: Fire, number: int) -> Prediction | None:
     landing = land(m, vs.message, irq.irte)
     kind, cpu, _, owner = landing
     if kind is not _DELIVERED or owner is not irq:
-        found = _Handlers(m)  # as `fire` leaves it before its `send`
+        found.reset(m)  # as `fire` leaves it before its `send`
         found.watched.append((step.device, step.entry))
         found.lost = found.spurious = 0
         found.views = [vs]
@@ -638,9 +640,11 @@ def _gone_view(vs: VectorState) -> VectorView:
 class _Handlers:
     """One method per step kind; each mirrors what vfio-pci does for that step.
 
-    One is made per step and also holds what the step's handler found, before
-    `_run` turns it into a StepOutcome: a slotted object whose containers are
-    made only by the handlers that fill them, since every step makes one."""
+    It also holds what the step's handler found, before `_finish` turns it into a
+    StepOutcome.  Each model keeps one and resets it for every step (`reset`): in
+    Python 3.11 a class call costs more than setting its eleven slots again, and
+    nothing of it outlives the step's prediction (`_finish` copies what it keeps,
+    and a `within` the prediction takes is made anew by the step that bounds)."""
 
     __slots__ = (
         "deliveries",
@@ -657,6 +661,10 @@ class _Handlers:
     )
 
     def __init__(self, m: MachineState) -> None:
+        self.reset(m)
+
+    def reset(self, m: MachineState) -> None:
+        """Nothing found yet, for a step on `m`."""
         self.m = m
         self.errno: str | None = None
         self.granted: int | None = None
