@@ -246,7 +246,11 @@ def _run(m: MachineState, step: Step, number: int, found: _Handlers) -> Predicti
         action = _fire_label(step)
     else:
         handler, traced, label = _HANDLERS.get(type(step), _NOT_A_STEP)
-        m.trace = TraceBuilder() if traced else None
+        if traced:
+            found.trace.clear()
+            m.trace = found.trace
+        else:
+            m.trace = None
         action = label(step)
     found.reset(m)
     if handler is not None:
@@ -654,6 +658,7 @@ class _Handlers:
         "lost",
         "m",
         "spurious",
+        "trace",
         "uncertain",
         "views",
         "watched",
@@ -661,6 +666,8 @@ class _Handlers:
     )
 
     def __init__(self, m: MachineState) -> None:
+        self.trace = TraceBuilder()
+        """The builder of the traced steps' events (`_run` clears it for each)."""
         self.reset(m)
 
     def reset(self, m: MachineState) -> None:

@@ -80,6 +80,12 @@ class TraceBuilder:
         """Each irq's `<k>:`, formatted once: a step adds several events per irq."""
         self.lines: list[str] = []
 
+    def clear(self) -> None:
+        """Empty again, for the next step's events (the model keeps one builder: a class
+        call costs more than emptying it)."""
+        self._prefix.clear()
+        self.lines.clear()
+
     def add(self, irq: int, event: str) -> None:
         """One kept event of irq `irq`, `event` as `event_text` writes it."""
         prefix = self._prefix.get(irq)
