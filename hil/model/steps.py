@@ -130,7 +130,9 @@ def _enable(step: Enable) -> str:
 
 
 def _affinity(step: Affinity) -> str:
-    return f"affinity {step.device}[{step.entry}] -> {','.join(map(str, step.cpus))}"
+    # One "%d" per CPU, formatted in one go: `map(str, ...)` is a class call per CPU.
+    cpus = ",".join(["%d"] * len(step.cpus)) % step.cpus
+    return f"affinity {step.device}[{step.entry}] -> {cpus}"
 
 
 def _fire(step: Fire) -> str:
