@@ -32,12 +32,8 @@ and request adds one."""
 
 def write_message(m: MachineState, irq: IrqState) -> None:
     """msi_domain_activate / msi_set_affinity: the device gets the message composed
-    through the hierarchy (irq_chip_compose_msi_msg: remappable or compat).  The
-    device's vector is looked up here, not by a helper: every activation and
-    every move without IR writes the device."""
-    if irq.device is None or irq.entry is None:
-        return
-    vs = m.devices[irq.device].vectors.get(irq.entry)
+    through the hierarchy (irq_chip_compose_msi_msg: remappable or compat)."""
+    vs = irq.msi_entry
     if vs is None:
         return
     if m.remapped:
@@ -252,10 +248,8 @@ def clear_irq_vector(m: MachineState, irq: IrqState) -> None:
 def deactivate(m: MachineState, irq: IrqState) -> None:
     """irq_domain_deactivate_irq: msi_domain_deactivate writes zero, the IRTE is
     cleared, x86_vector_deactivate puts reservation-mode irqs back on the placeholder."""
-    if irq.device is not None and irq.entry is not None:
-        vs = m.devices[irq.device].vectors.get(irq.entry)
-        if vs is not None:
-            vs.message = ZERO_MESSAGE
+    if irq.msi_entry is not None:
+        irq.msi_entry.message = ZERO_MESSAGE
     irq.ir_present = False
     irq.activated = False
     if m.trace is not None:

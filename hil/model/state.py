@@ -62,6 +62,11 @@ class IrqState:
     ir_present: bool = False
     """Its IRTE is present (set at activation, cleared at deactivation)."""
     irte: IrteRef | None = None
+    msi_entry: VectorState | None = None
+    """The device entry this irq drives (None for calibration irqs): set by the entry's
+    VectorState when made, cleared when the irq is freed (the pair must not outlive it
+    as a reference cycle, which only the garbage collector would free).  Every message
+    write reaches the device through it, without a lookup by device and entry."""
     irte_message: MsiMessage | None = None
     """The remappable message naming `irte` (`domain.remappable_message`), composed when
     the IRTE is attached: it never changes while the irq lives, and every activation
@@ -111,6 +116,7 @@ class VectorState:
     def __post_init__(self) -> None:
         # A StrEnum formats as its value, in C: `.value` is an enum property (Python code).
         self.key = f"{self.device}.{self.index}[{self.entry}]"
+        self.irq.msi_entry = self
 
 
 @dataclass(eq=False)
@@ -262,9 +268,10 @@ class MachineState:
         return sorted(self.unsettled.union(self.on_cpu.get(cpu, ())), key=irq_order)
 
     def forget(self, irq: IrqState) -> None:
-        """A freed irq (its config already cleared by `set_cfg`)."""
+        """A freed irq (its config already cleared by `set_cfg`), parted from its entry."""
         self.irqs.discard(irq)
         self.unsettled.discard(irq)
+        irq.msi_entry = None
 
     def note(self, text: str) -> None:
         self.notes.append(text)
