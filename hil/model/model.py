@@ -24,6 +24,7 @@ from hil.model.calibration import Calibration
 from hil.model.device import DeviceCaps
 from hil.model.faults import ModelFaults
 from hil.model.kernel import KernelRules
+from hil.model.message import ZERO_MESSAGE
 from hil.model.prediction import Prediction, Relative
 from hil.model.remap import IrteError, IrteRef
 from hil.model.routing import Landing, LandingKind, irte_key, land
@@ -622,12 +623,23 @@ def _mark_placement_uncertain(
 def _gone_view(vs: VectorState) -> VectorView:
     """A vector freed by Disable: gone, with the message the device was left holding."""
     message = vs.message
+    zeroed = message is not None and message.is_zero
+    return _freed_view(vs.device, vs.index, vs.entry, zeroed, vs.maskable)
+
+
+@lru_cache(maxsize=1024)
+def _freed_view(
+    device: str, index: IrqIndex, entry: int, zeroed: bool, maskable: bool
+) -> VectorView:
+    """The view of a freed entry, one per entry and fate: a device's entries are freed
+    alike every time it is disabled, and a frozen view costs more to build than to
+    look up."""
     return _build(
         VectorView,
         {
-            "device": vs.device,
-            "index": vs.index,
-            "entry": vs.entry,
+            "device": device,
+            "index": index,
+            "entry": entry,
             "allocated": False,
             "requested": False,
             "irq": None,
@@ -635,8 +647,8 @@ def _gone_view(vs: VectorState) -> VectorView:
             "vector": None,
             "affinity": None,
             "effective": None,
-            "message": message if message is not None and message.is_zero else None,
-            "masked": True if vs.maskable else None,
+            "message": ZERO_MESSAGE if zeroed else None,
+            "masked": True if maskable else None,
         },
     )
 
