@@ -9,6 +9,7 @@ one-hot CPU mask), 6.12 physical (the APIC ID).
 
 from __future__ import annotations
 
+from hil.model.frozen import dict_setter, new_instance
 from hil.model.vocabulary import MSI_ADDRESS_BASE, ApicMode, MsiMessage
 
 ZERO_MESSAGE = MsiMessage(0, 0)
@@ -34,4 +35,9 @@ def compat_message(mode: ApicMode, cpu: int, apicid: int, vector: int) -> MsiMes
         address |= _DEST_MODE_LOGICAL
     # Destination ID bits 8-31 go to the high address word (x2APIC).
     address |= (dest & 0xFFFFFF00) << 32
-    return MsiMessage(address, vector & 0xFF)
+    message = new_instance(MsiMessage)  # MsiMessage(address, data), without its __init__
+    _set_message_dict(message, {"address": address, "data": vector & 0xFF})
+    return message
+
+
+_set_message_dict = dict_setter(MsiMessage)

@@ -23,6 +23,7 @@ from hil.model import domain
 from hil.model.calibration import Calibration
 from hil.model.device import DeviceCaps
 from hil.model.faults import ModelFaults
+from hil.model.frozen import dict_setter, new_instance
 from hil.model.kernel import KernelRules
 from hil.model.message import ZERO_MESSAGE
 from hil.model.prediction import Prediction, Relative
@@ -469,37 +470,19 @@ _T = TypeVar("_T")
 
 
 def _build(cls: type[_T], fields: dict[str, object]) -> _T:
-    """`cls(**fields)` for a frozen dataclass given every one of its fields.
-
-    The generated __init__ of a frozen dataclass sets each field through
-    object.__setattr__, several times slower than a plain attribute, and every
-    step builds an outcome, a prediction and views.  The caller's dict becomes
-    the instance dict as it is (no keyword arguments packed, nothing copied),
-    which makes the same object (tests/model/test_model_build.py checks it for
-    every class built here)."""
+    """`cls(**fields)` for a frozen dataclass given every one of its fields, without
+    its __init__ (see `hil.model.frozen`): the caller's dict becomes the instance dict
+    as it is (no keyword arguments packed, nothing copied)."""
     obj = _new(cls)
     _DICT_SETTERS[cls](obj, fields)
     return obj
 
 
-_new = object.__new__
-
-
-def _dict_setter(cls: type) -> Callable[[object, dict[str, object]], None]:
-    """The setter of the instance dict of `cls` (its `__dict__` descriptor's __set__).
-
-    It bypasses the frozen class's own __setattr__, which refuses every assignment,
-    like `object.__setattr__(obj, "__dict__", fields)`, but without that call's
-    generic attribute lookup: half the cost, and every step sets two or three."""
-    for klass in cls.__mro__:
-        if "__dict__" in vars(klass):
-            setter: Callable[[object, dict[str, object]], None] = vars(klass)["__dict__"].__set__
-            return setter
-    raise TypeError(f"{cls.__name__} instances have no __dict__")
+_new = new_instance
 
 
 _DICT_SETTERS: dict[type, Callable[[object, dict[str, object]], None]] = {
-    cls: _dict_setter(cls) for cls in (StepOutcome, Prediction, VectorView, Delivery)
+    cls: dict_setter(cls) for cls in (StepOutcome, Prediction, VectorView, Delivery)
 }
 _set_outcome_dict = _DICT_SETTERS[StepOutcome]
 _set_prediction_dict = _DICT_SETTERS[Prediction]
