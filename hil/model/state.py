@@ -136,6 +136,21 @@ class DeviceState:
     stored: StoredMessage | None = None
 
 
+class CompatMessages(dict[int, MsiMessage]):
+    """The compat message of each target (`cpu << 8 | vector`) of one machine, composed
+    once: every move without IR rewrites the device, targets repeat, and one shared
+    (immutable) message per target is also what lets a view see it unchanged.
+
+    A copy of the machine (a timing alternative) shares it rather than copying it:
+    its messages follow from the machine's fixed routing alone, and a deep copy of
+    a thousand messages would cost more than the copy of everything else."""
+
+    __slots__ = ()
+
+    def __deepcopy__(self, memo: dict[int, object]) -> CompatMessages:
+        return self
+
+
 @dataclass(eq=False, slots=True)
 class MachineState:
     """Everything a step can change, in one object (deep-copied for alternatives).
@@ -190,14 +205,8 @@ class MachineState:
     calibration's hidden vectors, +2 per CPU choice the model could only guess."""
     allocations: dict[str, int] = field(default_factory=dict)
     """Allocations made so far per first vector key: each gets its own symbols."""
-    compat_messages: dict[int, MsiMessage] = field(default_factory=dict)
-    """The compat message of each target (`cpu << 8 | vector`), composed once: every move
-    without IR rewrites the device, targets repeat, and one shared (immutable) message
-    per target is also what lets a view see it unchanged."""
-    cpu_ids: frozenset[int] = field(init=False)
-    """0..nr_cpu_ids-1, the CPU numbers an affinity list may name (bitmap_parselist):
-    a mask is checked against them as a set, where min() and max() are two generic
-    C calls on every affinity write."""
+    compat_messages: CompatMessages = field(default_factory=lambda: CompatMessages())
+    """The compat message of each target, composed once (see `CompatMessages`)."""
     first_online: int = field(init=False)
     """cpumask_first(cpu_online_mask), kept by `set_online`: every reservation and
     release puts an irq on the placeholder there, and it changes only with hotplug."""
@@ -214,7 +223,6 @@ class MachineState:
     (`model._marks`); a CPU choice left uncertain is marked in either case."""
 
     def __post_init__(self) -> None:
-        self.cpu_ids = frozenset(range(self.all_cpus_tuple[-1] + 1))
         self.first_online = min(self.online, default=-1)
         self.cpu_by_apicid = {a: c for c, a in self.apicid.items()}
         self.remapped = self.ir is not IrType.NONE
