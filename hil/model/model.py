@@ -357,10 +357,8 @@ def _fire_masked(
     nothing is delivered or lost, whatever `times` asks."""
     # Further edges while masked merge into the one pending bit: not a loss.
     vs.latched = True
-    m.note(
-        f"{step.device}[{step.entry}] is masked: the interrupt is latched in "
-        "its pending bit, not sent"
-    )
+    note, delivery = _latched(step.device, step.entry, vs.requested)
+    m.note(note)
     m.rules_used = ("masked-latched",)  # the step's only rule
     uncertain: set[str] = set()
     relative: dict[str, Relative] = {}
@@ -368,10 +366,22 @@ def _fire_masked(
     fields["step"] = number
     fields["action"] = action
     fields["vectors"] = (_view(m, vs, uncertain, relative),)
-    fields["deliveries"] = (
-        _shared_delivery((step.device, step.entry), (), 0 if vs.requested else None, vs),
-    )
+    fields["deliveries"] = (delivery,)
     return _predict(m, fields, uncertain, relative, None)
+
+
+@lru_cache(maxsize=1024)
+def _latched(device: str, entry: int, requested: bool) -> tuple[str, Delivery]:
+    """What a fire of masked entry `device[entry]` reports: its note, and its Delivery
+    of nothing (an eventfd count of 0 if requested).  Made once per entry: a masked
+    fire comes between every release and request, and would otherwise format the note
+    and build the Delivery anew (the vector's last one is its last unmasked fire's)."""
+    note = f"{device}[{entry}] is masked: the interrupt is latched in its pending bit, not sent"
+    eventfd = 0 if requested else None
+    delivery = _build(
+        Delivery, {"device": device, "entry": entry, "per_cpu": (), "eventfd": eventfd}
+    )
+    return note, delivery
 
 
 def _predict(
