@@ -28,7 +28,7 @@ from hil.model.kernel import KernelRules
 from hil.model.message import ZERO_MESSAGE
 from hil.model.prediction import Prediction, Relative
 from hil.model.remap import IrteError, IrteRef
-from hil.model.routing import Landing, LandingKind, irte_key, land
+from hil.model.routing import Landing, LandingKind, land
 from hil.model.state import (
     DeviceState,
     IrqState,
@@ -726,7 +726,7 @@ class _Handlers:
     def attach_irte(self, irq: IrqState, ref: IrteRef) -> None:
         irq.irte = ref
         irq.irte_message = domain.remappable_message(self.m, ref)
-        key = irte_key(ref)
+        key = ref.owner_key
         if key is not None:
             self.m.irte_owner[key] = irq
 
@@ -814,7 +814,7 @@ class _Handlers:
                 domain.deactivate(m, irq)
             domain.free_vectors(m, irq)
             if irq.irte is not None:
-                key = irte_key(irq.irte)
+                key = irq.irte.owner_key
                 if key is not None and m.irte_owner.get(key) is irq:
                     del m.irte_owner[key]
                 if vs.irte_block:

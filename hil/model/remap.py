@@ -12,7 +12,7 @@ entries 0..8 on IRTEs 0x27..0x2f, entry 9 on 0x39).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from hil.model.vocabulary import MSI_ADDRESS_BASE, MsiMessage
@@ -49,6 +49,19 @@ class IrteRef:
     """Position inside a multi-MSI block (the device ORs it into the data)."""
     align: int = 1
     """The block's size, a power of two its base is aligned to."""
+    owner_key: tuple[str | None, int] | None = field(init=False, repr=False, compare=False)
+    """The IRTE this names, as `MachineState.irte_owner` keys it: (table name, entry)
+    with the index known, (block symbol, subhandle) without; None with neither.  Made
+    once: every remapped fire looks its owner up."""
+
+    def __post_init__(self) -> None:
+        if self.index is not None:
+            key: tuple[str | None, int] | None = (self.symbol, self.index + self.subhandle)
+        elif self.symbol is not None:
+            key = (self.symbol, self.subhandle)
+        else:
+            key = None
+        object.__setattr__(self, "owner_key", key)  # frozen: past the refusing __setattr__
 
     @property
     def entry(self) -> int | None:

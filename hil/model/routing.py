@@ -55,15 +55,6 @@ _NOT_INTERRUPT: Landing = (LandingKind.NOT_INTERRUPT, None, None, None)
 _DMAR_FAULT: Landing = (LandingKind.DMAR_FAULT, None, None, None)
 
 
-def irte_key(ref: IrteRef) -> tuple[str | None, int] | None:
-    """Key of the IRTE a vector uses in `MachineState.irte_owner`."""
-    if ref.index is not None:
-        return (ref.symbol, ref.index + ref.subhandle)
-    if ref.symbol is not None:
-        return (ref.symbol, ref.subhandle)
-    return None
-
-
 def land(m: MachineState, message: MsiMessage | None, irte: IrteRef | None) -> Landing:
     """Route one device write and run the receiving CPU's side of it: with IR the
     IRTE names the CPU and vector, without IR the message itself; then
@@ -79,15 +70,12 @@ def land(m: MachineState, message: MsiMessage | None, irte: IrteRef | None) -> L
     if m.remapped:
         if irte is None:
             return _UNKNOWN
-        # `irte_key`, inlined: every remapped fire asks it.
+        key = irte.owner_key
+        if key is None:
+            return _UNKNOWN
+        owner = m.irte_owner.get(key)
         symbol = irte.symbol
-        if irte.index is not None:
-            owner = m.irte_owner.get((symbol, irte.index + irte.subhandle))
-        elif symbol is not None:
-            owner = m.irte_owner.get((symbol, irte.subhandle))
-            if owner is None and symbol and m.intel_irte.may_be_reused(symbol):
-                return _UNKNOWN
-        else:
+        if owner is None and irte.index is None and symbol and m.intel_irte.may_be_reused(symbol):
             return _UNKNOWN
         if owner is None or not owner.ir_present:
             return _DMAR_FAULT
