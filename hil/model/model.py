@@ -673,11 +673,20 @@ class _Handlers:
     def __init__(self, m: MachineState) -> None:
         self.trace = TraceBuilder()
         """The builder of the traced steps' events (`_run` clears it for each)."""
+        self.watched: list[tuple[str, int]] = []
+        """The vectors whose deliveries the step reports, in order."""
+        self.uncertain: set[str] = set()
         self.reset(m)
 
     def reset(self, m: MachineState) -> None:
-        """Nothing found yet, for a step on `m`."""
+        """Nothing found yet, for a step on `m`.  The two containers are emptied, not made
+        anew (the last prediction copied what it kept of them), and most steps left
+        them empty."""
         self.m = m
+        if self.watched:
+            self.watched.clear()
+        if self.uncertain:
+            self.uncertain.clear()
         self.errno: str | None = None
         self.granted: int | None = None
         self.views: Sequence[VectorState] = ()
@@ -685,10 +694,8 @@ class _Handlers:
         """Vectors freed by this step, reported as allocated=False."""
         self.deliveries: dict[tuple[str, int], dict[int, int]] | None = None
         """Interrupts per CPU of each vector that received any."""
-        self.watched: list[tuple[str, int]] = []
         self.lost: int | None = None
         self.spurious: int | None = None
-        self.uncertain: set[str] = set()
         self.within: dict[str, tuple[int, ...]] | None = None
         """Per-CPU splits timing decides, bounded to CPUs (made only by the steps that race)."""
 
