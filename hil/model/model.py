@@ -275,21 +275,19 @@ def _finish(m: MachineState, found: _Handlers, number: int, action: str) -> Pred
         for vs in gone:
             made_views.append(_gone_view(vs))
         views = tuple(made_views)
-    deliveries: tuple[Delivery, ...] = ()
-    if found.watched:
-        counted = found.deliveries
-        made = []
-        for key in found.watched:
-            counts = counted.get(key) if counted is not None else None
-            made.append(_delivery(key, counts, m.devices[key[0]].vectors.get(key[1])))
-        deliveries = tuple(made)
     # The outcome's instance dict: a copy of the defaults (a C-level copy of a dict of
     # the same keys, cheaper than a literal of eleven) with this step's own values.
     fields = _OUTCOME_DEFAULTS.copy()
     fields["step"] = number
     fields["action"] = action
     fields["vectors"] = views
-    fields["deliveries"] = deliveries
+    if found.watched:  # else no deliveries, the default
+        counted = found.deliveries
+        made = []
+        for key in found.watched:
+            counts = counted.get(key) if counted is not None else None
+            made.append(_delivery(key, counts, m.devices[key[0]].vectors.get(key[1])))
+        fields["deliveries"] = tuple(made)
     if found.errno is not None:
         fields["errno"] = found.errno
     if found.granted is not None:
