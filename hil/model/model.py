@@ -522,7 +522,6 @@ def _view(
     if irq.placement_uncertain:
         _mark_placement_uncertain(m, irq, vs.key, uncertain)
     shown = irq.pending if irq.pending is not None else irq.affinity
-    masked = vs.masked if vs.maskable else None
     made_from = (
         vs.requested,
         number,
@@ -531,7 +530,7 @@ def _view(
         shown,
         irq.effective_override,
         message,
-        masked,
+        vs.masked,  # as stored: what the view shows of it follows from the fixed maskable
     )
     last = vs.last_view
     if last is not None and last[0] == made_from:
@@ -565,7 +564,7 @@ def _view(
     fields["affinity"] = affinity
     fields["effective"] = effective
     fields["message"] = message
-    fields["masked"] = masked
+    fields["masked"] = vs.masked if vs.maskable else None
     view = _new(VectorView)
     _set_view_dict(view, fields)
     vs.last_view = (made_from, view, fields)
