@@ -89,7 +89,7 @@ class InterruptModel:
         mode = self.faults.apic_mode or calibration.apic_mode
         self._state = build_state(calibration, ir, mode, self.faults.reverse_tiebreak)
         caps = devices.values() if isinstance(devices, Mapping) else devices
-        for cap in caps:
+        for cap in sorted(caps, key=_device_name):  # `MachineState.devices` is in name order
             self._state.devices[cap.name] = DeviceState(cap)
         self._steps = 0
         self._found = _Handlers(self._state)
@@ -125,7 +125,7 @@ class InterruptModel:
     def vectors(self, device: str | None = None) -> tuple[VectorView, ...]:
         """Current views of every allocated vector (of one device, or all)."""
         views: list[VectorView] = []
-        for name, dev in sorted(self._state.devices.items()):
+        for name, dev in self._state.devices.items():
             if device is None or name == device:
                 for entry in sorted(dev.vectors):
                     views.append(_view(self._state, dev.vectors[entry], set(), {}))
@@ -1263,7 +1263,7 @@ class _Handlers:
 
     def all_vectors(self) -> list[VectorState]:
         out: list[VectorState] = []
-        for _, dev in sorted(self.m.devices.items()):
+        for dev in self.m.devices.values():  # in name order
             vectors = dev.vectors
             if vectors:  # most devices have none enabled at a time
                 out += map(vectors.__getitem__, sorted(vectors))  # in C: no frame per device
@@ -1293,5 +1293,10 @@ _NOT_A_STEP = (None, False, describe)
 """`describe` then raises the TypeError."""
 
 _fire_label = label_maker(Fire)
+
+
+def _device_name(caps: DeviceCaps) -> str:
+    return caps.name
+
 
 __all__ = ["DeviceCaps", "InterruptModel", "ModelFaults"]

@@ -191,6 +191,8 @@ class MachineState:
     cleanup runs between `irq_complete_move` and `irq_move_irq` of that fire's ack."""
     irte_owner: dict[tuple[str | None, int], IrqState] = field(default_factory=dict)
     devices: dict[str, DeviceState] = field(default_factory=dict)
+    """The scenario's devices by name, in name order (`InterruptModel` adds them so):
+    a step that shows every vector lists them by device without sorting."""
     trace: TraceBuilder | None = None
     """The step's irq_vectors events, on the steps that predict them (`model._run`)."""
     notes: list[str] = field(default_factory=list)
