@@ -228,6 +228,10 @@ def _ack_may_race(m: MachineState, step: Fire | FireStored) -> bool:
 _DELIVERED = LandingKind.DELIVERED
 """Bound once: in Python 3.11 an enum member read goes through the enum metaclass and
 costs about ten plain reads, and every fire asks."""
+_MSI = IrqIndex.MSI
+_MSIX = IrqIndex.MSIX
+_IMS = IrqIndex.IMS
+"""Bound once likewise: every enable and every vector allocation asks."""
 
 _NO_BOUNDS: Mapping[str, tuple[int, ...]] = MappingProxyType({})
 _NOTHING_UNCERTAIN: frozenset[str] = frozenset()
@@ -758,7 +762,7 @@ class _Handlers:
             if refs:
                 self.attach_irte(irq, refs[i])
             domain.reserve_irq_vector(m, irq)
-            vs = VectorState(dev.caps.name, IrqIndex.MSI, i, irq, maskable)
+            vs = VectorState(dev.caps.name, _MSI, i, irq, maskable)
             vs.irte_block = count if i == 0 else 0
             dev.vectors[i] = vs
             made.append(vs)
@@ -785,7 +789,7 @@ class _Handlers:
         if ref is not None:
             self.attach_irte(irq, ref)
         domain.reserve_irq_vector(m, irq)
-        vs = VectorState(dev.caps.name, IrqIndex.MSIX, entry, irq, True)
+        vs = VectorState(dev.caps.name, _MSIX, entry, irq, True)
         dev.vectors[entry] = vs
         return self.init_virq(vs, reservation=True)
 
@@ -953,7 +957,7 @@ class _Handlers:
     def enable(self, step: Enable) -> None:
         m = self.m
         dev = self.m.devices.get(step.device) or self.device(step.device)
-        if step.index is IrqIndex.IMS:
+        if step.index is _IMS:
             reason = m.rules.ims_unavailable_reason(m.remapped, m.caching_mode)
             why = "vfio-pci has no IMS interface (no VFIO irq index for IMS)"
             if reason:
@@ -1004,7 +1008,7 @@ class _Handlers:
         are freed again and their number returned as the ioctl's positive result."""
         m = self.m
         count = step.count
-        if step.index is IrqIndex.MSI:
+        if step.index is _MSI:
             if count > 1 and not m.remapped:
                 m.note(
                     "multi-MSI without IR: the x86 vector domain lacks MSI_FLAG_MULTI_PCI_MSI;"
@@ -1067,7 +1071,7 @@ class _Handlers:
         if not 0 <= entry < dev.caps.capacity(dev.index):
             return "EINVAL"
         if entry not in dev.vectors:
-            if dev.index is not IrqIndex.MSIX or not m.rules.dynamic_msix:
+            if dev.index is not _MSIX or not m.rules.dynamic_msix:
                 m.note(
                     f"entry {entry} not allocated and no dynamic MSI-X (kernel {m.rules.version})"
                 )

@@ -21,13 +21,12 @@ class IrqNumbers:
         """`start`: the lowest number a dynamic allocation may take, None when unknown
         (numbers are then offsets); `used`: numbers already taken at or above it."""
         self.start = start
+        self.exact = start is not None
+        """Numbers are absolute (else offsets from an unknown base): an attribute, not a
+        property, as every allocation asks it (a property is a Python call)."""
         self._used = set(used)
         self._low = start or 0
         """No number from `start` up to this one is free (keeps sequential use O(1))."""
-
-    @property
-    def exact(self) -> bool:
-        return self.start is not None
 
     def alloc(self, count: int = 1) -> int:
         """__irq_alloc_descs: first number of the lowest free range of `count`."""

@@ -126,7 +126,8 @@ Step = (
 
 def _enable(step: Enable) -> str:
     extra = f" unrequested={list(step.unrequested)}" if step.unrequested else ""
-    return f"enable {step.device} {step.index.value} x{step.count}{extra}"
+    # A StrEnum formats as its value, in C: `.value` is an enum property (Python code).
+    return f"enable {step.device} {step.index} x{step.count}{extra}"
 
 
 def _affinity(step: Affinity) -> str:
