@@ -121,17 +121,28 @@ class IrteTable:
         self._allocations += 1
         if self.base is None:
             return [IrteRef(None, symbol, subhandle=i, align=size) for i in range(count)]
-        start = self._find_region(size, self.base)
-        if start is None:
+        if count == 1:  # every MSI-X vector: the lowest free index is the block
+            start = self._lowest_free()
+            if start >= self.capacity:
+                raise IrteError("ENOMEM", "can't allocate an IRTE")
+            self._used.add(start)
+            return [_exact_ref(start, self.name, 0, 1)]
+        found = self._find_region(size, self.base)
+        if found is None:
             raise IrteError("ENOMEM", "can't allocate an IRTE")
-        self._used.update(range(start, start + size))
-        return [_exact_ref(start, self.name, i, size) for i in range(count)]
+        self._used.update(range(found, found + size))
+        return [_exact_ref(found, self.name, i, size) for i in range(count)]
 
-    def _find_region(self, size: int, first: int) -> int | None:
+    def _lowest_free(self) -> int:
+        """The lowest free index (never below `base`: see `_low`)."""
         while self._low in self._used:
             self._low += 1
+        return self._low
+
+    def _find_region(self, size: int, first: int) -> int | None:
+        low = self._lowest_free()
         used = self._used
-        start = _align_up(first if first > self._low else self._low, size)
+        start = _align_up(first if first > low else low, size)
         while start + size <= self.capacity:
             block = range(start, start + size)
             if used.isdisjoint(block):
