@@ -158,7 +158,10 @@ class IrteTable:
             return
         if ref.symbol != self.name:
             raise ValueError(f"IRTE {ref} is not from table {self.name}")
-        self._used.difference_update(range(ref.index, ref.index + ref.align))
+        if ref.align == 1:  # a single IRTE (every MSI-X vector's): no range to make
+            self._used.discard(ref.index)
+        else:
+            self._used.difference_update(range(ref.index, ref.index + ref.align))
         if ref.index < self._low:
             self._low = ref.index
 
