@@ -174,11 +174,12 @@ def _assign_managed(m: MachineState, irq: IrqState, dest: frozenset[int] | None)
 
 
 def _online_part(m: MachineState, mask: frozenset[int] | None) -> frozenset[int] | None:
-    """mask ∩ online, with None standing for "all online" (the fast path); the
-    intersection is a frozenset made in C, not a generator over the mask."""
+    """mask ∩ online, with None standing for "all online" (the fast path): the mask
+    itself when all of it is online (most are: a subset test makes no new set), else
+    the intersection, a frozenset made in C, not a generator over the mask."""
     if mask is None or mask is m.all_cpus:
         return None
-    return mask & m.online
+    return mask if mask <= m.online else mask & m.online
 
 
 def assign_any(m: MachineState, irq: IrqState) -> str | None:
@@ -317,7 +318,8 @@ def set_affinity(m: MachineState, irq: IrqState, mask: frozenset[int]) -> str | 
     (intel_ir_set_affinity), non-IR rewrites the device (msi_set_affinity)."""
     all_cpus = m.all_cpus
     # `_online_part`, inlined: every move and request asks it.
-    dest = None if mask is all_cpus else mask & m.online
+    online = m.online
+    dest = None if mask is all_cpus else mask if mask <= online else mask & online
     error = assign_vector_locked(m, irq, dest)
     if error is not None:
         return error

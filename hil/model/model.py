@@ -850,7 +850,9 @@ class _Handlers:
         if base is None and len(m.online) == len(m.all_cpus):
             mask = m.all_cpus
         else:
-            mask = (base or m.all_cpus) & m.online
+            wanted = base or m.all_cpus
+            # A subset test first: most masks are all online, and it makes no new set.
+            mask = wanted if wanted <= m.online else wanted & m.online
             if not mask:
                 mask = frozenset(m.online)
         node = m.node_cpus.get(irq.node) if irq.node is not None else None
