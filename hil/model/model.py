@@ -127,8 +127,8 @@ class InterruptModel:
         views: list[VectorView] = []
         for name, dev in self._state.devices.items():
             if device is None or name == device:
-                for entry in sorted(dev.vectors):
-                    views.append(_view(self._state, dev.vectors[entry], set(), {}))
+                for vs in dev.vectors.values():
+                    views.append(_view(self._state, vs, set(), {}))
         return tuple(views)
 
     # -- stepping ----------------------------------------------------------------
@@ -790,7 +790,11 @@ class _Handlers:
             self.attach_irte(irq, ref)
         domain.reserve_irq_vector(m, irq)
         vs = VectorState(dev.caps.name, _MSIX, entry, irq, True)
-        dev.vectors[entry] = vs
+        vectors = dev.vectors
+        in_order = not vectors or entry > next(reversed(vectors))
+        vectors[entry] = vs
+        if not in_order:  # a dynamic entry below an allocated one: entries stay in order
+            dev.vectors = dict(sorted(vectors.items()))
         return self.init_virq(vs, reservation=True)
 
     def init_virq(self, vs: VectorState, reservation: bool) -> str | None:
@@ -812,7 +816,7 @@ class _Handlers:
     def free_all(self, dev: DeviceState) -> list[VectorState]:
         """pci_free_irq_vectors after free_irq of every requested vector."""
         m = self.m
-        freed = [dev.vectors[e] for e in sorted(dev.vectors)]
+        freed = list(dev.vectors.values())
         for vs in freed:
             if vs.requested:
                 self.release(vs)
@@ -1003,7 +1007,7 @@ class _Handlers:
                 self.free_all(dev)
                 self.fail(error, "vfio rolled the whole block back and disabled the index")
                 return
-        self.views = [dev.vectors[e] for e in sorted(dev.vectors)]
+        self.views = list(dev.vectors.values())
 
     def first_enable(self, dev: DeviceState, step: Enable) -> tuple[str | None, int | None]:
         """vfio_msi_enable: pci_alloc_irq_vectors(1, count); fewer vectors than asked
@@ -1064,7 +1068,7 @@ class _Handlers:
                 self.fail(error, "vfio rolled back the vectors of this block")
                 break
             done.append(entry)
-        self.views = [dev.vectors[e] for e in sorted(dev.vectors)]
+        self.views = list(dev.vectors.values())
 
     def request_entry(self, dev: DeviceState, entry: int) -> str | None:
         m = self.m
@@ -1272,7 +1276,7 @@ class _Handlers:
         for dev in self.m.devices.values():  # in name order
             vectors = dev.vectors
             if vectors:  # most devices have none enabled at a time
-                out += map(vectors.__getitem__, sorted(vectors))  # in C: no frame per device
+                out += vectors.values()
         return out
 
 

@@ -133,6 +133,9 @@ class DeviceState:
     caps: DeviceCaps
     index: IrqIndex | None = None
     vectors: dict[int, VectorState] = field(default_factory=dict)
+    """Entry -> its allocated vector, in entry order (allocations come in order, and
+    `alloc_msix_entry` re-sorts after a dynamic entry below an allocated one): every
+    step that shows a device's vectors lists them without sorting."""
     stored: StoredMessage | None = None
 
 
