@@ -505,13 +505,22 @@ _set_delivery_dict = _DICT_SETTERS[Delivery]
 def _affinity_tuple(m: MachineState, mask: frozenset[int] | None) -> tuple[int, ...]:
     if mask is None or mask is m.all_cpus or mask == m.all_cpus:  # `spans_all`, inlined
         return m.all_cpus_tuple
-    return _sorted_cpus(mask)
+    return _SORTED_MASKS.get(mask) or _sorted_cpus(mask)
 
 
-@lru_cache(maxsize=4096)
 def _sorted_cpus(mask: frozenset[int]) -> tuple[int, ...]:
-    """Masks repeat from step to step (every view shows two); sort each once."""
-    return tuple(sorted(mask))
+    """The mask's CPUs in order, kept in `_SORTED_MASKS` for the next time."""
+    if len(_SORTED_MASKS) >= _SORTED_MASKS_KEPT:
+        _SORTED_MASKS.clear()
+    cpus = _SORTED_MASKS[mask] = tuple(sorted(mask))
+    return cpus
+
+
+_SORTED_MASKS: dict[frozenset[int], tuple[int, ...]] = {}
+"""Masks repeat from step to step (every view shows two): each is sorted once.  A plain
+dict read in place (`.get`), where an lru_cache call is a generic C call with its own
+argument tuple; emptied when it holds `_SORTED_MASKS_KEPT` masks."""
+_SORTED_MASKS_KEPT = 4096
 
 
 def _view(
@@ -543,7 +552,7 @@ def _view(
     if shown is None or shown is m.all_cpus or shown == m.all_cpus:
         affinity = m.all_cpus_tuple
     else:
-        affinity = _sorted_cpus(shown)
+        affinity = _SORTED_MASKS.get(shown) or _sorted_cpus(shown)
     override = irq.effective_override
     cpu = irq.cfg_cpu
     if override is not None:
