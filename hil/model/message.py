@@ -17,16 +17,21 @@ ZERO_MESSAGE = MsiMessage(0, 0)
 
 _DEST_MODE_LOGICAL = 1 << 2
 
+_LOGICAL_FLAT = ApicMode.LOGICAL_FLAT
+_X2APIC_CLUSTER = ApicMode.X2APIC_CLUSTER
+"""Bound once: in Python 3.11 an attribute of an enum class goes through the enum
+metaclass's __getattr__ hook, and every new target's message asks."""
+
 
 def compat_message(mode: ApicMode, cpu: int, apicid: int, vector: int) -> MsiMessage:
     """__irq_msi_compose_msg: fixed delivery, edge, destination by routing mode (the
     model keeps one per target, `MachineState.compat_messages`)."""
-    if mode is ApicMode.LOGICAL_FLAT:
+    if mode is _LOGICAL_FLAT:
         # flat_init_apic_ldr: the logical ID of CPU n is BIT(n), so at most 8 CPUs.
         if cpu >= 8:
             raise ValueError("logical flat mode addresses at most 8 CPUs")
         dest, logical = 1 << cpu, True
-    elif mode is ApicMode.X2APIC_CLUSTER:
+    elif mode is _X2APIC_CLUSTER:
         dest, logical = ((apicid >> 4) << 16) | (1 << (apicid & 0xF)), True
     else:
         dest, logical = apicid, False
