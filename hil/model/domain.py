@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from hil.model.matrix import MatrixError
 from hil.model.message import ZERO_MESSAGE, compat_message
-from hil.model.remap import amd_message, intel_message
+from hil.model.remap import IrteRef, amd_message, intel_message
 from hil.model.state import IrqState, MachineState, irq_order
-from hil.model.vocabulary import IrType
+from hil.model.trace import event_text
+from hil.model.vocabulary import IrType, MsiMessage
 
 _INTEL = IrType.INTEL
 """Bound once: in Python 3.11 an enum member read goes through the enum metaclass and
@@ -21,31 +22,38 @@ costs about ten plain reads, and every activation asks."""
 
 _ERRNO_VALUE = {"EINVAL": -22, "ENOSPC": -28, "EBUSY": -16, "ENOMEM": -12}
 
+_ACTIVATE_EVENT = tuple(event_text("vector_activate", reserve=r) for r in (0, 1))
+"""The trace text of an activation, by `reserve` (False, True): every allocation
+and request adds one."""
+
 
 # -- the device side (MSI layer) -------------------------------------------------
 
 
 def write_message(m: MachineState, irq: IrqState) -> None:
     """msi_domain_activate / msi_set_affinity: the device gets the message composed
-    through the hierarchy (irq_chip_compose_msi_msg: remappable or compat).  The
-    device's vector is looked up here, not by a helper: every activation and
-    every move without IR writes the device."""
-    if irq.device is None or irq.entry is None:
-        return
-    vs = m.devices[irq.device].vectors.get(irq.entry)
+    through the hierarchy (irq_chip_compose_msi_msg: remappable or compat)."""
+    vs = irq.msi_entry
     if vs is None:
         return
     if m.remapped:
-        ref = irq.irte
-        if ref is None:
-            vs.message = None
-        else:
-            vs.message = intel_message(ref) if m.ir is _INTEL else amd_message(ref)
-    elif irq.cfg_cpu is None or irq.cfg_vector is None:
+        vs.message = irq.irte_message
+        return
+    cpu, vector = irq.cfg_cpu, irq.cfg_vector
+    if cpu is None or vector is None:
         vs.message = None
-    else:
-        cpu = irq.cfg_cpu
-        vs.message = compat_message(m.apic_mode, cpu, m.apicid[cpu], irq.cfg_vector)
+        return
+    message = m.compat_messages.get(cpu << 8 | vector)
+    if message is None:
+        message = compat_message(m.apic_mode, cpu, m.apicid[cpu], vector)
+        m.compat_messages[cpu << 8 | vector] = message
+    vs.message = message
+
+
+def remappable_message(m: MachineState, ref: IrteRef) -> MsiMessage | None:
+    """The IR chip's irq_chip_compose_msi_msg: the message names the IRTE (Intel's
+    fill_msi_msg, AMD's format), so it depends on nothing a move changes."""
+    return intel_message(ref) if m.ir is _INTEL else amd_message(ref)
 
 
 # -- vector domain (arch/x86/kernel/apic/vector.c) --------------------------------
@@ -68,7 +76,7 @@ def update_cfg(m: MachineState, irq: IrqState, cpu: int, vector: int) -> None:
 
 def assign_placeholder(m: MachineState, irq: IrqState) -> None:
     """vector_assign_managed_shutdown: MANAGED_IRQ_SHUTDOWN_VECTOR on the first online CPU."""
-    update_cfg(m, irq, m.first_online(), m.rules.placeholder_vector)
+    update_cfg(m, irq, m.first_online, m.rules.placeholder_vector)
 
 
 def reserve_irq_vector(m: MachineState, irq: IrqState) -> None:
@@ -78,7 +86,7 @@ def reserve_irq_vector(m: MachineState, irq: IrqState) -> None:
     irq.has_reserved = True
     irq.reservation_mode = True
     if m.trace is not None:
-        m.trace.add("vector_reserve", irq.number)
+        m.trace.add(irq.number, "vector_reserve")
     assign_placeholder(m, irq)
 
 
@@ -86,7 +94,7 @@ def update_vector(m: MachineState, irq: IrqState, cpu: int, vector: int) -> None
     """apic_update_vector: the old vector waits for cleanup if its CPU is online,
     else it is freed at once."""
     if m.trace is not None:
-        m.trace.add("vector_update", irq.number)
+        m.trace.add(irq.number, "vector_update")
     irq.prev = None
     if irq.vector is not None and irq.cpu is not None:
         if irq.cpu in m.online:
@@ -117,10 +125,10 @@ def assign_vector_locked(m: MachineState, irq: IrqState, dest: frozenset[int] | 
         cpu, vector = m.matrix.alloc(dest, reserved=irq.has_reserved)
     except MatrixError as error:
         if m.trace is not None:
-            m.trace.add("vector_alloc", irq.number, ret=_ERRNO_VALUE[error.errno])
+            m.trace.add(irq.number, event_text("vector_alloc", ret=_ERRNO_VALUE[error.errno]))
         return error.errno
     if m.trace is not None:
-        m.trace.add("vector_alloc", irq.number)
+        m.trace.add(irq.number, "vector_alloc")
     update_vector(m, irq, cpu, vector)
     if m.placement_slack:
         _judge_placement(m, irq, dest, was_uncertain)
@@ -166,11 +174,12 @@ def _assign_managed(m: MachineState, irq: IrqState, dest: frozenset[int] | None)
 
 
 def _online_part(m: MachineState, mask: frozenset[int] | None) -> frozenset[int] | None:
-    """mask ∩ online, with None standing for "all online" (the fast path); the
-    intersection is a frozenset made in C, not a generator over the mask."""
+    """mask ∩ online, with None standing for "all online" (the fast path): the mask
+    itself when all of it is online (most are: a subset test makes no new set), else
+    the intersection, a frozenset made in C, not a generator over the mask."""
     if mask is None or mask is m.all_cpus:
         return None
-    return mask & m.online
+    return mask if mask <= m.online else mask & m.online
 
 
 def assign_any(m: MachineState, irq: IrqState) -> str | None:
@@ -207,7 +216,7 @@ def activate_reserved(m: MachineState, irq: IrqState) -> str | None:
 def activate(m: MachineState, irq: IrqState, reserve: bool) -> str | None:
     """irq_domain_activate_irq: x86_vector_activate, then IR, then msi_domain_activate."""
     if m.trace is not None:
-        m.trace.add("vector_activate", irq.number, reserve=int(reserve))
+        m.trace.add(irq.number, _ACTIVATE_EVENT[reserve])
     error: str | None = None
     if not irq.can_reserve and not irq.managed:
         error = assign_any(m, irq)
@@ -229,7 +238,7 @@ def clear_irq_vector(m: MachineState, irq: IrqState) -> None:
     if irq.vector is None or irq.cpu is None:
         return
     if m.trace is not None:
-        m.trace.add("vector_clear", irq.number)
+        m.trace.add(irq.number, "vector_clear")
     m.matrix.free(irq.cpu, irq.vector, irq.managed)
     m.vector_irq.pop((irq.cpu, irq.vector), None)
     irq.vector = None
@@ -240,14 +249,12 @@ def clear_irq_vector(m: MachineState, irq: IrqState) -> None:
 def deactivate(m: MachineState, irq: IrqState) -> None:
     """irq_domain_deactivate_irq: msi_domain_deactivate writes zero, the IRTE is
     cleared, x86_vector_deactivate puts reservation-mode irqs back on the placeholder."""
-    if irq.device is not None and irq.entry is not None:
-        vs = m.devices[irq.device].vectors.get(irq.entry)
-        if vs is not None:
-            vs.message = ZERO_MESSAGE
+    if irq.msi_entry is not None:
+        irq.msi_entry.message = ZERO_MESSAGE
     irq.ir_present = False
     irq.activated = False
     if m.trace is not None:
-        m.trace.add("vector_deactivate", irq.number)
+        m.trace.add(irq.number, "vector_deactivate")
     if not irq.managed and not irq.can_reserve:
         return
     if irq.has_reserved:
@@ -261,7 +268,7 @@ def free_vectors(m: MachineState, irq: IrqState) -> None:
     """x86_vector_free_irqs: clear the vector, drop the reservation (vector_teardown)."""
     clear_irq_vector(m, irq)
     if m.trace is not None:
-        m.trace.add("vector_teardown", irq.number)
+        m.trace.add(irq.number, "vector_teardown")
     if irq.has_reserved:
         m.matrix.remove_reserved()
         irq.has_reserved = False
@@ -279,7 +286,7 @@ def free_moved_vector(m: MachineState, irq: IrqState) -> None:
         if m.vector_irq.get((cpu, vector)) is irq:
             del m.vector_irq[(cpu, vector)]
         if m.trace is not None:
-            m.trace.add("vector_free_moved", irq.number)
+            m.trace.add(irq.number, "vector_free_moved")
     irq.prev = None
     irq.move_in_progress = False
     irq.cleanup_pending = False
@@ -311,7 +318,8 @@ def set_affinity(m: MachineState, irq: IrqState, mask: frozenset[int]) -> str | 
     (intel_ir_set_affinity), non-IR rewrites the device (msi_set_affinity)."""
     all_cpus = m.all_cpus
     # `_online_part`, inlined: every move and request asks it.
-    dest = None if mask is all_cpus else mask & m.online
+    online = m.online
+    dest = None if mask is all_cpus else mask if mask <= online else mask & online
     error = assign_vector_locked(m, irq, dest)
     if error is not None:
         return error

@@ -105,16 +105,26 @@ class VectorMatrix:
         return (free & -free).bit_length() - 1 if free else None
 
     def best_cpu(self, mask: Collection[int] | None = None) -> int | None:
-        """matrix_find_best_cpu over `mask` (None: every online CPU)."""
+        """matrix_find_best_cpu over `mask` (None: every online CPU).
+
+        The mask is walked as it comes, not sorted first (sorting even a few CPUs
+        costs more than walking them), so a tie is settled by comparing the CPUs."""
         if mask is None:
             return self._best()
         best: int | None = None
         best_avail = 0
-        for cpu in sorted(mask, reverse=self._ties_high):
+        ties_high = self._ties_high
+        for cpu in mask:
             cm = self._maps.get(cpu)
-            if cm is None or not cm.online or cm.available <= best_avail:
+            if cm is None or not cm.online:
                 continue
-            best, best_avail = cpu, cm.available
+            avail = cm.available
+            if avail > best_avail or (
+                avail == best_avail
+                and best is not None
+                and (cpu > best if ties_high else cpu < best)
+            ):
+                best, best_avail = cpu, avail
         return best
 
     def clear_winner(self, mask: Collection[int] | None, cpu: int, slack: int) -> bool:
@@ -243,7 +253,8 @@ class VectorMatrix:
         self.global_reserved += 1
 
     def remove_reserved(self) -> None:
-        self.global_reserved = max(0, self.global_reserved - 1)
+        if self.global_reserved:  # never below zero
+            self.global_reserved -= 1
 
     def set_online(self, cpu: int, online: bool) -> None:
         """irq_matrix_online/offline: the CPU keeps its bitmap and available count."""

@@ -23,10 +23,12 @@ from hil.model import domain
 from hil.model.calibration import Calibration
 from hil.model.device import DeviceCaps
 from hil.model.faults import ModelFaults
+from hil.model.frozen import dict_setter, new_instance
 from hil.model.kernel import KernelRules
+from hil.model.message import ZERO_MESSAGE
 from hil.model.prediction import Prediction, Relative
 from hil.model.remap import IrteError, IrteRef
-from hil.model.routing import Landing, LandingKind, irte_key, land
+from hil.model.routing import Landing, LandingKind, land
 from hil.model.state import (
     DeviceState,
     IrqState,
@@ -87,9 +89,11 @@ class InterruptModel:
         mode = self.faults.apic_mode or calibration.apic_mode
         self._state = build_state(calibration, ir, mode, self.faults.reverse_tiebreak)
         caps = devices.values() if isinstance(devices, Mapping) else devices
-        for cap in caps:
+        for cap in sorted(caps, key=_device_name):  # `MachineState.devices` is in name order
             self._state.devices[cap.name] = DeviceState(cap)
         self._steps = 0
+        self._found = _Handlers(self._state)
+        """What each step's handler finds, reset for every step (see `_Handlers`)."""
         self._alternative_states: list[MachineState] = []
         self._races = self._state.remapped and self._state.rules.cleanup_by_timer
         """Affinity writes can race the cleanup timer (`_timing_may_decide`): fixed for
@@ -121,10 +125,10 @@ class InterruptModel:
     def vectors(self, device: str | None = None) -> tuple[VectorView, ...]:
         """Current views of every allocated vector (of one device, or all)."""
         views: list[VectorView] = []
-        for name, dev in sorted(self._state.devices.items()):
+        for name, dev in self._state.devices.items():
             if device is None or name == device:
-                for entry in sorted(dev.vectors):
-                    views.append(_view(self._state, dev.vectors[entry], set(), {}))
+                for vs in dev.vectors.values():
+                    views.append(_view(self._state, vs, set(), {}))
         return tuple(views)
 
     # -- stepping ----------------------------------------------------------------
@@ -146,7 +150,7 @@ class InterruptModel:
             and _ack_may_race(state, step)
         ):
             return self._apply_ack_racing(step, number)
-        return _run(state, step, number)
+        return _run(state, step, number, self._found)
 
     def _apply_racing(self, step: Affinity, number: int) -> Prediction:
         """A step whose outcome timing may decide: run it on a copy as if the cleanup
@@ -172,8 +176,8 @@ class InterruptModel:
     ) -> Prediction:
         """Run `step` on the model's state and on `alternative_state`; an outcome that
         differs becomes `alternatives[0]`, and `adopt(0)` continues from it."""
-        main = _run(self._state, step, number)
-        alt = _run(alternative_state, step, number)
+        main = _run(self._state, step, number, self._found)
+        alt = _run(alternative_state, step, number, self._found)
         if flatten(alt.outcome) == flatten(main.outcome):
             return main
         self._alternative_states = [alternative_state]
@@ -224,29 +228,37 @@ def _ack_may_race(m: MachineState, step: Fire | FireStored) -> bool:
 _DELIVERED = LandingKind.DELIVERED
 """Bound once: in Python 3.11 an enum member read goes through the enum metaclass and
 costs about ten plain reads, and every fire asks."""
+_MSI = IrqIndex.MSI
+_MSIX = IrqIndex.MSIX
+_IMS = IrqIndex.IMS
+"""Bound once likewise: every enable and every vector allocation asks."""
 
 _NO_BOUNDS: Mapping[str, tuple[int, ...]] = MappingProxyType({})
 _NOTHING_UNCERTAIN: frozenset[str] = frozenset()
 """Shared by the many predictions sure of every field (a frozenset is immutable)."""
 
 
-def _run(m: MachineState, step: Step, number: int) -> Prediction:
-    """One step on `m` and what the model says about it."""
+def _run(m: MachineState, step: Step, number: int, found: _Handlers) -> Prediction:
+    """One step on `m` and what the model says about it (`found` is reset for it)."""
     if m.notes:  # most steps note nothing: the list of the last one serves again
         m.notes = []
     m.rules_used = ()
     if type(step) is Fire:  # asked first: nearly half the steps, most of them quick
         m.trace = None
-        quick = _fire_quick(m, step, number)
+        quick = _fire_quick(m, step, number, found)
         if quick is not None:
             return quick
         handler: Callable[[_Handlers, Any], None] | None = _Handlers.fire
         action = _fire_label(step)
     else:
         handler, traced, label = _HANDLERS.get(type(step), _NOT_A_STEP)
-        m.trace = TraceBuilder() if traced else None
+        if traced:
+            found.trace.clear()
+            m.trace = found.trace
+        else:
+            m.trace = None
         action = label(step)
-    found = _Handlers(m)
+    found.reset(m)
     if handler is not None:
         handler(found, step)
     return _finish(m, found, number, action)
@@ -267,21 +279,19 @@ def _finish(m: MachineState, found: _Handlers, number: int, action: str) -> Pred
         for vs in gone:
             made_views.append(_gone_view(vs))
         views = tuple(made_views)
-    deliveries: tuple[Delivery, ...] = ()
-    if found.watched:
-        counted = found.deliveries
-        made = []
-        for key in found.watched:
-            counts = counted.get(key) if counted is not None else None
-            made.append(_delivery(key, counts, m.devices[key[0]].vectors.get(key[1])))
-        deliveries = tuple(made)
     # The outcome's instance dict: a copy of the defaults (a C-level copy of a dict of
     # the same keys, cheaper than a literal of eleven) with this step's own values.
     fields = _OUTCOME_DEFAULTS.copy()
     fields["step"] = number
     fields["action"] = action
     fields["vectors"] = views
-    fields["deliveries"] = deliveries
+    if found.watched:  # else no deliveries, the default
+        counted = found.deliveries
+        made = []
+        for key in found.watched:
+            counts = counted.get(key) if counted is not None else None
+            made.append(_delivery(key, counts, m.devices[key[0]].vectors.get(key[1])))
+        fields["deliveries"] = tuple(made)
     if found.errno is not None:
         fields["errno"] = found.errno
     if found.granted is not None:
@@ -293,7 +303,7 @@ def _finish(m: MachineState, found: _Handlers, number: int, action: str) -> Pred
     return _predict(m, fields, uncertain, relative, found.within)
 
 
-def _fire_quick(m: MachineState, step: Fire, number: int) -> Prediction | None:
+def _fire_quick(m: MachineState, step: Fire, number: int, found: _Handlers) -> Prediction | None:
     """The commonest step, a single fire of an allocated, unmasked vector whose message
     reaches that vector's own irq, predicted without `_Handlers`: what `fire` and
     `send` would find is known at once (one delivery to the landing CPU, nothing
@@ -317,9 +327,9 @@ def _fire_quick(m: MachineState, step: Fire, number: int) -> Prediction | None:
     irq = vs.irq
     m.rules_used = ("fire-current-cpu",)  # the step's first rule: `rule` need not look
     landing = land(m, vs.message, irq.irte)
-    kind, cpu, _, owner = landing  # unpacked: a NamedTuple field read is a descriptor call
+    kind, cpu, _, owner = landing
     if kind is not _DELIVERED or owner is not irq:
-        found = _Handlers(m)  # as `fire` leaves it before its `send`
+        found.reset(m)  # as `fire` leaves it before its `send`
         found.watched.append((step.device, step.entry))
         found.lost = found.spurious = 0
         found.views = [vs]
@@ -349,10 +359,8 @@ def _fire_masked(
     nothing is delivered or lost, whatever `times` asks."""
     # Further edges while masked merge into the one pending bit: not a loss.
     vs.latched = True
-    m.note(
-        f"{step.device}[{step.entry}] is masked: the interrupt is latched in "
-        "its pending bit, not sent"
-    )
+    note, delivery = _latched(step.device, step.entry, vs.requested)
+    m.note(note)
     m.rules_used = ("masked-latched",)  # the step's only rule
     uncertain: set[str] = set()
     relative: dict[str, Relative] = {}
@@ -360,10 +368,22 @@ def _fire_masked(
     fields["step"] = number
     fields["action"] = action
     fields["vectors"] = (_view(m, vs, uncertain, relative),)
-    fields["deliveries"] = (
-        _shared_delivery((step.device, step.entry), (), 0 if vs.requested else None, vs),
-    )
+    fields["deliveries"] = (delivery,)
     return _predict(m, fields, uncertain, relative, None)
+
+
+@lru_cache(maxsize=1024)
+def _latched(device: str, entry: int, requested: bool) -> tuple[str, Delivery]:
+    """What a fire of masked entry `device[entry]` reports: its note, and its Delivery
+    of nothing (an eventfd count of 0 if requested).  Made once per entry: a masked
+    fire comes between every release and request, and would otherwise format the note
+    and build the Delivery anew (the vector's last one is its last unmasked fire's)."""
+    note = f"{device}[{entry}] is masked: the interrupt is latched in its pending bit, not sent"
+    eventfd = 0 if requested else None
+    delivery = _build(
+        Delivery, {"device": device, "entry": entry, "per_cpu": (), "eventfd": eventfd}
+    )
+    return note, delivery
 
 
 def _predict(
@@ -462,37 +482,19 @@ _T = TypeVar("_T")
 
 
 def _build(cls: type[_T], fields: dict[str, object]) -> _T:
-    """`cls(**fields)` for a frozen dataclass given every one of its fields.
-
-    The generated __init__ of a frozen dataclass sets each field through
-    object.__setattr__, several times slower than a plain attribute, and every
-    step builds an outcome, a prediction and views.  The caller's dict becomes
-    the instance dict as it is (no keyword arguments packed, nothing copied),
-    which makes the same object (tests/model/test_model_build.py checks it for
-    every class built here)."""
+    """`cls(**fields)` for a frozen dataclass given every one of its fields, without
+    its __init__ (see `hil.model.frozen`): the caller's dict becomes the instance dict
+    as it is (no keyword arguments packed, nothing copied)."""
     obj = _new(cls)
     _DICT_SETTERS[cls](obj, fields)
     return obj
 
 
-_new = object.__new__
-
-
-def _dict_setter(cls: type) -> Callable[[object, dict[str, object]], None]:
-    """The setter of the instance dict of `cls` (its `__dict__` descriptor's __set__).
-
-    It bypasses the frozen class's own __setattr__, which refuses every assignment,
-    like `object.__setattr__(obj, "__dict__", fields)`, but without that call's
-    generic attribute lookup: half the cost, and every step sets two or three."""
-    for klass in cls.__mro__:
-        if "__dict__" in vars(klass):
-            setter: Callable[[object, dict[str, object]], None] = vars(klass)["__dict__"].__set__
-            return setter
-    raise TypeError(f"{cls.__name__} instances have no __dict__")
+_new = new_instance
 
 
 _DICT_SETTERS: dict[type, Callable[[object, dict[str, object]], None]] = {
-    cls: _dict_setter(cls) for cls in (StepOutcome, Prediction, VectorView, Delivery)
+    cls: dict_setter(cls) for cls in (StepOutcome, Prediction, VectorView, Delivery)
 }
 _set_outcome_dict = _DICT_SETTERS[StepOutcome]
 _set_prediction_dict = _DICT_SETTERS[Prediction]
@@ -503,13 +505,22 @@ _set_delivery_dict = _DICT_SETTERS[Delivery]
 def _affinity_tuple(m: MachineState, mask: frozenset[int] | None) -> tuple[int, ...]:
     if mask is None or mask is m.all_cpus or mask == m.all_cpus:  # `spans_all`, inlined
         return m.all_cpus_tuple
-    return _sorted_cpus(mask)
+    return _SORTED_MASKS.get(mask) or _sorted_cpus(mask)
 
 
-@lru_cache(maxsize=4096)
 def _sorted_cpus(mask: frozenset[int]) -> tuple[int, ...]:
-    """Masks repeat from step to step (every view shows two); sort each once."""
-    return tuple(sorted(mask))
+    """The mask's CPUs in order, kept in `_SORTED_MASKS` for the next time."""
+    if len(_SORTED_MASKS) >= _SORTED_MASKS_KEPT:
+        _SORTED_MASKS.clear()
+    cpus = _SORTED_MASKS[mask] = tuple(sorted(mask))
+    return cpus
+
+
+_SORTED_MASKS: dict[frozenset[int], tuple[int, ...]] = {}
+"""Masks repeat from step to step (every view shows two): each is sorted once.  A plain
+dict read in place (`.get`), where an lru_cache call is a generic C call with its own
+argument tuple; emptied when it holds `_SORTED_MASKS_KEPT` masks."""
+_SORTED_MASKS_KEPT = 4096
 
 
 def _view(
@@ -524,7 +535,6 @@ def _view(
     if irq.placement_uncertain:
         _mark_placement_uncertain(m, irq, vs.key, uncertain)
     shown = irq.pending if irq.pending is not None else irq.affinity
-    masked = vs.masked if vs.maskable else None
     made_from = (
         vs.requested,
         number,
@@ -533,7 +543,7 @@ def _view(
         shown,
         irq.effective_override,
         message,
-        masked,
+        vs.masked,  # as stored: what the view shows of it follows from the fixed maskable
     )
     last = vs.last_view
     if last is not None and last[0] == made_from:
@@ -542,7 +552,7 @@ def _view(
     if shown is None or shown is m.all_cpus or shown == m.all_cpus:
         affinity = m.all_cpus_tuple
     else:
-        affinity = _sorted_cpus(shown)
+        affinity = _SORTED_MASKS.get(shown) or _sorted_cpus(shown)
     override = irq.effective_override
     cpu = irq.cfg_cpu
     if override is not None:
@@ -567,7 +577,7 @@ def _view(
     fields["affinity"] = affinity
     fields["effective"] = effective
     fields["message"] = message
-    fields["masked"] = masked
+    fields["masked"] = vs.masked if vs.maskable else None
     view = _new(VectorView)
     _set_view_dict(view, fields)
     vs.last_view = (made_from, view, fields)
@@ -616,12 +626,23 @@ def _mark_placement_uncertain(
 def _gone_view(vs: VectorState) -> VectorView:
     """A vector freed by Disable: gone, with the message the device was left holding."""
     message = vs.message
+    zeroed = message is not None and message.is_zero
+    return _freed_view(vs.device, vs.index, vs.entry, zeroed, vs.maskable)
+
+
+@lru_cache(maxsize=1024)
+def _freed_view(
+    device: str, index: IrqIndex, entry: int, zeroed: bool, maskable: bool
+) -> VectorView:
+    """The view of a freed entry, one per entry and fate: a device's entries are freed
+    alike every time it is disabled, and a frozen view costs more to build than to
+    look up."""
     return _build(
         VectorView,
         {
-            "device": vs.device,
-            "index": vs.index,
-            "entry": vs.entry,
+            "device": device,
+            "index": index,
+            "entry": entry,
             "allocated": False,
             "requested": False,
             "irq": None,
@@ -629,8 +650,8 @@ def _gone_view(vs: VectorState) -> VectorView:
             "vector": None,
             "affinity": None,
             "effective": None,
-            "message": message if message is not None and message.is_zero else None,
-            "masked": True if vs.maskable else None,
+            "message": ZERO_MESSAGE if zeroed else None,
+            "masked": True if maskable else None,
         },
     )
 
@@ -638,9 +659,11 @@ def _gone_view(vs: VectorState) -> VectorView:
 class _Handlers:
     """One method per step kind; each mirrors what vfio-pci does for that step.
 
-    One is made per step and also holds what the step's handler found, before
-    `_run` turns it into a StepOutcome: a slotted object whose containers are
-    made only by the handlers that fill them, since every step makes one."""
+    It also holds what the step's handler found, before `_finish` turns it into a
+    StepOutcome.  Each model keeps one and resets it for every step (`reset`): in
+    Python 3.11 a class call costs more than setting its eleven slots again, and
+    nothing of it outlives the step's prediction (`_finish` copies what it keeps,
+    and a `within` the prediction takes is made anew by the step that bounds)."""
 
     __slots__ = (
         "deliveries",
@@ -650,6 +673,7 @@ class _Handlers:
         "lost",
         "m",
         "spurious",
+        "trace",
         "uncertain",
         "views",
         "watched",
@@ -657,7 +681,22 @@ class _Handlers:
     )
 
     def __init__(self, m: MachineState) -> None:
+        self.trace = TraceBuilder()
+        """The builder of the traced steps' events (`_run` clears it for each)."""
+        self.watched: list[tuple[str, int]] = []
+        """The vectors whose deliveries the step reports, in order."""
+        self.uncertain: set[str] = set()
+        self.reset(m)
+
+    def reset(self, m: MachineState) -> None:
+        """Nothing found yet, for a step on `m`.  The two containers are emptied, not made
+        anew (the last prediction copied what it kept of them), and most steps left
+        them empty."""
         self.m = m
+        if self.watched:
+            self.watched.clear()
+        if self.uncertain:
+            self.uncertain.clear()
         self.errno: str | None = None
         self.granted: int | None = None
         self.views: Sequence[VectorState] = ()
@@ -665,10 +704,8 @@ class _Handlers:
         """Vectors freed by this step, reported as allocated=False."""
         self.deliveries: dict[tuple[str, int], dict[int, int]] | None = None
         """Interrupts per CPU of each vector that received any."""
-        self.watched: list[tuple[str, int]] = []
         self.lost: int | None = None
         self.spurious: int | None = None
-        self.uncertain: set[str] = set()
         self.within: dict[str, tuple[int, ...]] | None = None
         """Per-CPU splits timing decides, bounded to CPUs (made only by the steps that race)."""
 
@@ -698,20 +735,15 @@ class _Handlers:
     ) -> IrqState:
         """`symbol` names the allocation the number came from, `offset` its place in it."""
         exact = self.m.irq_numbers.exact
-        irq = IrqState(
-            number=number,
-            exact_number=exact,
-            symbol=None if exact else symbol,
-            symbol_offset=offset,
-            device=dev.caps.name,
-            entry=entry,
-            node=self.node_of(dev),
-        )
+        # Positional: keyword arguments to a class call are packed into a dict first.
+        irq = IrqState(number, exact, None if exact else symbol, offset, dev.caps.name, entry)
+        irq.node = self.node_of(dev)
         return self.m.register(irq)
 
     def attach_irte(self, irq: IrqState, ref: IrteRef) -> None:
         irq.irte = ref
-        key = irte_key(ref)
+        irq.irte_message = domain.remappable_message(self.m, ref)
+        key = ref.owner_key
         if key is not None:
             self.m.irte_owner[key] = irq
 
@@ -739,7 +771,7 @@ class _Handlers:
             if refs:
                 self.attach_irte(irq, refs[i])
             domain.reserve_irq_vector(m, irq)
-            vs = VectorState(dev.caps.name, IrqIndex.MSI, i, irq, maskable=maskable)
+            vs = VectorState(dev.caps.name, _MSI, i, irq, maskable)
             vs.irte_block = count if i == 0 else 0
             dev.vectors[i] = vs
             made.append(vs)
@@ -766,8 +798,12 @@ class _Handlers:
         if ref is not None:
             self.attach_irte(irq, ref)
         domain.reserve_irq_vector(m, irq)
-        vs = VectorState(dev.caps.name, IrqIndex.MSIX, entry, irq, maskable=True)
-        dev.vectors[entry] = vs
+        vs = VectorState(dev.caps.name, _MSIX, entry, irq, True)
+        vectors = dev.vectors
+        in_order = not vectors or entry > next(reversed(vectors))
+        vectors[entry] = vs
+        if not in_order:  # a dynamic entry below an allocated one: entries stay in order
+            dev.vectors = dict(sorted(vectors.items()))
         return self.init_virq(vs, reservation=True)
 
     def init_virq(self, vs: VectorState, reservation: bool) -> str | None:
@@ -789,7 +825,7 @@ class _Handlers:
     def free_all(self, dev: DeviceState) -> list[VectorState]:
         """pci_free_irq_vectors after free_irq of every requested vector."""
         m = self.m
-        freed = [dev.vectors[e] for e in sorted(dev.vectors)]
+        freed = list(dev.vectors.values())
         for vs in freed:
             if vs.requested:
                 self.release(vs)
@@ -799,7 +835,7 @@ class _Handlers:
                 domain.deactivate(m, irq)
             domain.free_vectors(m, irq)
             if irq.irte is not None:
-                key = irte_key(irq.irte)
+                key = irq.irte.owner_key
                 if key is not None and m.irte_owner.get(key) is irq:
                     del m.irte_owner[key]
                 if vs.irte_block:
@@ -827,7 +863,9 @@ class _Handlers:
         if base is None and len(m.online) == len(m.all_cpus):
             mask = m.all_cpus
         else:
-            mask = (base or m.all_cpus) & m.online
+            wanted = base or m.all_cpus
+            # A subset test first: most masks are all online, and it makes no new set.
+            mask = wanted if wanted <= m.online else wanted & m.online
             if not mask:
                 mask = frozenset(m.online)
         node = m.node_cpus.get(irq.node) if irq.node is not None else None
@@ -890,7 +928,7 @@ class _Handlers:
             r.lost = 0
         if r.spurious is None:
             r.spurious = 0
-        kind, landed, _, irq = landing  # unpacked: a NamedTuple field read is a call
+        kind, landed, vector, irq = landing
         if kind is _DELIVERED and irq is not None:
             device, entry = irq.device, irq.entry
             if device is not None and entry is not None:
@@ -911,30 +949,30 @@ class _Handlers:
             if irq.device != sender:
                 r.lost += 1
                 who = f"{irq.device}[{irq.entry}]" if irq.device else f"irq {irq.number}"
-                self.m.note(f"the message reached {who} on CPU {landing.cpu}, not {sender}")
+                self.m.note(f"the message reached {who} on CPU {landed}, not {sender}")
                 self.m.rule("stale-message-reused-vector")
             return
         r.lost += 1
-        if landing.kind is LandingKind.SPURIOUS:
+        if kind is LandingKind.SPURIOUS:
             r.spurious += 1
-            self.m.note(f"Spurious interrupt (vector {landing.vector:#04x}) on CPU#{landing.cpu}")
-        elif landing.kind is LandingKind.NO_HANDLER:
-            self.m.note(f"No irq handler for {landing.cpu}.{landing.vector}")
+            self.m.note(f"Spurious interrupt (vector {vector:#04x}) on CPU#{landed}")
+        elif kind is LandingKind.NO_HANDLER:
+            self.m.note(f"No irq handler for {landed}.{vector}")
             self.m.rule("stale-message-no-handler")
-        elif landing.kind is LandingKind.DMAR_FAULT:
+        elif kind is LandingKind.DMAR_FAULT:
             self.m.note("DMAR fault: Present field in the IRTE entry is clear")
             self.m.rule("ir-fault-after-free")
-        elif landing.kind is LandingKind.UNKNOWN:
+        elif kind is LandingKind.UNKNOWN:
             self.m.note("the model cannot place this message")
         else:
-            self.m.note(f"not delivered: {landing.kind.value}")
+            self.m.note(f"not delivered: {kind.value}")
 
     # -- steps ----------------------------------------------------------------------
 
     def enable(self, step: Enable) -> None:
         m = self.m
         dev = self.m.devices.get(step.device) or self.device(step.device)
-        if step.index is IrqIndex.IMS:
+        if step.index is _IMS:
             reason = m.rules.ims_unavailable_reason(m.remapped, m.caching_mode)
             why = "vfio-pci has no IMS interface (no VFIO irq index for IMS)"
             if reason:
@@ -978,14 +1016,14 @@ class _Handlers:
                 self.free_all(dev)
                 self.fail(error, "vfio rolled the whole block back and disabled the index")
                 return
-        self.views = [dev.vectors[e] for e in sorted(dev.vectors)]
+        self.views = list(dev.vectors.values())
 
     def first_enable(self, dev: DeviceState, step: Enable) -> tuple[str | None, int | None]:
         """vfio_msi_enable: pci_alloc_irq_vectors(1, count); fewer vectors than asked
         are freed again and their number returned as the ioctl's positive result."""
         m = self.m
         count = step.count
-        if step.index is IrqIndex.MSI:
+        if step.index is _MSI:
             if count > 1 and not m.remapped:
                 m.note(
                     "multi-MSI without IR: the x86 vector domain lacks MSI_FLAG_MULTI_PCI_MSI;"
@@ -1039,7 +1077,7 @@ class _Handlers:
                 self.fail(error, "vfio rolled back the vectors of this block")
                 break
             done.append(entry)
-        self.views = [dev.vectors[e] for e in sorted(dev.vectors)]
+        self.views = list(dev.vectors.values())
 
     def request_entry(self, dev: DeviceState, entry: int) -> str | None:
         m = self.m
@@ -1048,7 +1086,7 @@ class _Handlers:
         if not 0 <= entry < dev.caps.capacity(dev.index):
             return "EINVAL"
         if entry not in dev.vectors:
-            if dev.index is not IrqIndex.MSIX or not m.rules.dynamic_msix:
+            if dev.index is not _MSIX or not m.rules.dynamic_msix:
                 m.note(
                     f"entry {entry} not allocated and no dynamic MSI-X (kernel {m.rules.version})"
                 )
@@ -1095,13 +1133,15 @@ class _Handlers:
     def write_mask(self, irq: IrqState, cpus: tuple[int, ...]) -> None:
         """write_irq_affinity of /proc/irq/N/smp_affinity_list; a refusal sets the errno."""
         m = self.m
-        if cpus and (min(cpus) < 0 or max(cpus) > m.all_cpus_tuple[-1]):
+        mask = frozenset(cpus)
+        # Checked as a subset of the machine's CPUs first: min() and max() are generic
+        # C calls, and only a mask naming a CPU the machine lacks needs them.
+        if not mask <= m.all_cpus and (min(cpus) < 0 or max(cpus) > m.all_cpus_tuple[-1]):
             self.fail("ERANGE", "CPU number beyond nr_cpu_ids (bitmap_parselist)")
             return
         if irq.managed:
             self.fail(m.rules.managed_affinity_errno, "managed irq (write_irq_affinity)")
             return
-        mask = frozenset(cpus)
         if m.online.isdisjoint(mask):
             self.fail("EINVAL", "the mask has no online CPU (write_irq_affinity)")
             return
@@ -1186,7 +1226,7 @@ class _Handlers:
         self.lost = 0
         self.spurious = 0
         m.rule("stored-message-ir" if m.remapped else "stored-message-compat")
-        landing = self.send(step.device, stored.message, stored.irte)
+        kind = self.send(step.device, stored.message, stored.irte)[0]
         vs = dev.vectors.get(stored.entry)
         if vs is not None:
             self.views = [vs]
@@ -1199,7 +1239,7 @@ class _Handlers:
                 self.uncertain.add(f"delivered.{key[0]}[{key[1]}].per_cpu")
                 self.uncertain.add(f"delivered.{key[0]}[{key[1]}].eventfd")
             self.uncertain.update({"lost", "spurious"})
-        if landing.kind is LandingKind.UNKNOWN:
+        if kind is LandingKind.UNKNOWN:
             # Its freed IRTE may now be any later vector's: any of them may receive it.
             self.uncertain.update({"lost", "spurious"})
             for other in self.all_vectors():
@@ -1242,10 +1282,10 @@ class _Handlers:
 
     def all_vectors(self) -> list[VectorState]:
         out: list[VectorState] = []
-        for _, dev in sorted(self.m.devices.items()):
+        for dev in self.m.devices.values():  # in name order
             vectors = dev.vectors
             if vectors:  # most devices have none enabled at a time
-                out += map(vectors.__getitem__, sorted(vectors))  # in C: no frame per device
+                out += vectors.values()
         return out
 
 
@@ -1272,5 +1312,10 @@ _NOT_A_STEP = (None, False, describe)
 """`describe` then raises the TypeError."""
 
 _fire_label = label_maker(Fire)
+
+
+def _device_name(caps: DeviceCaps) -> str:
+    return caps.name
+
 
 __all__ = ["DeviceCaps", "InterruptModel", "ModelFaults"]

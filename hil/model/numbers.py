@@ -21,13 +21,12 @@ class IrqNumbers:
         """`start`: the lowest number a dynamic allocation may take, None when unknown
         (numbers are then offsets); `used`: numbers already taken at or above it."""
         self.start = start
+        self.exact = start is not None
+        """Numbers are absolute (else offsets from an unknown base): an attribute, not a
+        property, as every allocation asks it (a property is a Python call)."""
         self._used = set(used)
         self._low = start or 0
         """No number from `start` up to this one is free (keeps sequential use O(1))."""
-
-    @property
-    def exact(self) -> bool:
-        return self.start is not None
 
     def alloc(self, count: int = 1) -> int:
         """__irq_alloc_descs: first number of the lowest free range of `count`."""
@@ -35,6 +34,9 @@ class IrqNumbers:
         while self._low in used:
             self._low += 1
         first = self._low
+        if count == 1:  # every MSI-X vector: the lowest free number is the answer
+            used.add(first)
+            return first
         while not used.isdisjoint(range(first, first + count)):  # in C, no generator
             first += 1
         used.update(range(first, first + count))
@@ -42,4 +44,6 @@ class IrqNumbers:
 
     def free(self, number: int) -> None:
         self._used.discard(number)
-        self._low = max(min(self._low, number), self.start or 0)
+        if number < self._low:  # comparisons, not min/max: those are generic C calls
+            floor = self.start or 0
+            self._low = number if number > floor else floor

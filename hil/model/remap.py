@@ -12,7 +12,7 @@ entries 0..8 on IRTEs 0x27..0x2f, entry 9 on 0x39).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from hil.model.vocabulary import MSI_ADDRESS_BASE, MsiMessage
@@ -49,11 +49,32 @@ class IrteRef:
     """Position inside a multi-MSI block (the device ORs it into the data)."""
     align: int = 1
     """The block's size, a power of two its base is aligned to."""
+    owner_key: tuple[str | None, int] | None = field(init=False, repr=False, compare=False)
+    """The IRTE this names, as `MachineState.irte_owner` keys it: (table name, entry)
+    with the index known, (block symbol, subhandle) without; None with neither.  Made
+    once: every remapped fire looks its owner up."""
+
+    def __post_init__(self) -> None:
+        if self.index is not None:
+            key: tuple[str | None, int] | None = (self.symbol, self.index + self.subhandle)
+        elif self.symbol is not None:
+            key = (self.symbol, self.subhandle)
+        else:
+            key = None
+        object.__setattr__(self, "owner_key", key)  # frozen: past the refusing __setattr__
 
     @property
     def entry(self) -> int | None:
         """The IRTE actually used by this vector (block base + subhandle)."""
         return None if self.index is None else self.index + self.subhandle
+
+
+@lru_cache(maxsize=4096)
+def _exact_ref(index: int, table: str | None, subhandle: int, align: int) -> IrteRef:
+    """The IrteRef of a block at a known index, one per value: blocks come back to the
+    same indices, and a frozen dataclass's __init__ sets each field through
+    object.__setattr__ (a quarter of an IR vector allocation's own cost)."""
+    return IrteRef(index, table, subhandle, align)
 
 
 def _align_up(value: int, alignment: int) -> int:
@@ -100,17 +121,28 @@ class IrteTable:
         self._allocations += 1
         if self.base is None:
             return [IrteRef(None, symbol, subhandle=i, align=size) for i in range(count)]
-        start = self._find_region(size, self.base)
-        if start is None:
+        if count == 1:  # every MSI-X vector: the lowest free index is the block
+            start = self._lowest_free()
+            if start >= self.capacity:
+                raise IrteError("ENOMEM", "can't allocate an IRTE")
+            self._used.add(start)
+            return [_exact_ref(start, self.name, 0, 1)]
+        found = self._find_region(size, self.base)
+        if found is None:
             raise IrteError("ENOMEM", "can't allocate an IRTE")
-        self._used.update(range(start, start + size))
-        return [IrteRef(start, self.name, subhandle=i, align=size) for i in range(count)]
+        self._used.update(range(found, found + size))
+        return [_exact_ref(found, self.name, i, size) for i in range(count)]
 
-    def _find_region(self, size: int, first: int) -> int | None:
+    def _lowest_free(self) -> int:
+        """The lowest free index (never below `base`: see `_low`)."""
         while self._low in self._used:
             self._low += 1
+        return self._low
+
+    def _find_region(self, size: int, first: int) -> int | None:
+        low = self._lowest_free()
         used = self._used
-        start = _align_up(max(first, self._low), size)
+        start = _align_up(first if first > low else low, size)
         while start + size <= self.capacity:
             block = range(start, start + size)
             if used.isdisjoint(block):
@@ -126,8 +158,12 @@ class IrteTable:
             return
         if ref.symbol != self.name:
             raise ValueError(f"IRTE {ref} is not from table {self.name}")
-        self._used.difference_update(range(ref.index, ref.index + ref.align))
-        self._low = min(self._low, ref.index)
+        if ref.align == 1:  # a single IRTE (every MSI-X vector's): no range to make
+            self._used.discard(ref.index)
+        else:
+            self._used.difference_update(range(ref.index, ref.index + ref.align))
+        if ref.index < self._low:
+            self._low = ref.index
 
     def may_be_reused(self, symbol: str) -> bool:
         """A freed block of unknown index may now belong to any block allocated since."""

@@ -9,7 +9,6 @@ message observable: it reaches whatever owns that vector *now*.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import NamedTuple
 
 from hil.model.domain import ack_interrupt
 from hil.model.remap import IrteRef
@@ -36,20 +35,12 @@ class LandingKind(StrEnum):
     """The model cannot place the message (its freed IRTE of unknown index may be reused)."""
 
 
-class Landing(NamedTuple):
-    """One write's fate; a tuple, not a frozen dataclass: every fire makes one.
+Landing = tuple[LandingKind, int | None, int | None, IrqState | None]
+"""One write's fate: (kind, cpu, vector, irq), the last three None where it names none.
 
-    Made below as `_landing(Landing, (...))`, tuple.__new__ in C: the class's own
-    __new__ is Python code (a call per fire), and the fates that name no CPU are
-    shared constants."""
-
-    kind: LandingKind
-    cpu: int | None = None
-    vector: int | None = None
-    irq: IrqState | None = None
-
-
-_landing = tuple.__new__
+A plain tuple, read by unpacking: every fire makes one, and a tuple display is built
+in C, where a named tuple or a frozen dataclass costs a call to construct; the fates
+that name no CPU are shared constants."""
 
 # Enum members bound once at import: in Python 3.11 reading `LandingKind.DELIVERED`
 # goes through the enum metaclass and costs about ten plain reads, on every fire.
@@ -59,18 +50,9 @@ _OFFLINE = LandingKind.OFFLINE
 _SPURIOUS = LandingKind.SPURIOUS
 _UNSTARTED = LandingKind.UNSTARTED
 _LOGICAL_FLAT = ApicMode.LOGICAL_FLAT
-_UNKNOWN = Landing(LandingKind.UNKNOWN)
-_NOT_INTERRUPT = Landing(LandingKind.NOT_INTERRUPT)
-_DMAR_FAULT = Landing(LandingKind.DMAR_FAULT)
-
-
-def irte_key(ref: IrteRef) -> tuple[str | None, int] | None:
-    """Key of the IRTE a vector uses in `MachineState.irte_owner`."""
-    if ref.index is not None:
-        return (ref.symbol, ref.index + ref.subhandle)
-    if ref.symbol is not None:
-        return (ref.symbol, ref.subhandle)
-    return None
+_UNKNOWN: Landing = (LandingKind.UNKNOWN, None, None, None)
+_NOT_INTERRUPT: Landing = (LandingKind.NOT_INTERRUPT, None, None, None)
+_DMAR_FAULT: Landing = (LandingKind.DMAR_FAULT, None, None, None)
 
 
 def land(m: MachineState, message: MsiMessage | None, irte: IrteRef | None) -> Landing:
@@ -88,15 +70,12 @@ def land(m: MachineState, message: MsiMessage | None, irte: IrteRef | None) -> L
     if m.remapped:
         if irte is None:
             return _UNKNOWN
-        # `irte_key`, inlined: every remapped fire asks it.
+        key = irte.owner_key
+        if key is None:
+            return _UNKNOWN
+        owner = m.irte_owner.get(key)
         symbol = irte.symbol
-        if irte.index is not None:
-            owner = m.irte_owner.get((symbol, irte.index + irte.subhandle))
-        elif symbol is not None:
-            owner = m.irte_owner.get((symbol, irte.subhandle))
-            if owner is None and symbol and m.intel_irte.may_be_reused(symbol):
-                return _UNKNOWN
-        else:
+        if owner is None and irte.index is None and symbol and m.intel_irte.may_be_reused(symbol):
             return _UNKNOWN
         if owner is None or not owner.ir_present:
             return _DMAR_FAULT
@@ -120,16 +99,16 @@ def land(m: MachineState, message: MsiMessage | None, irte: IrteRef | None) -> L
         vector = message.data & 0xFF
     # common_interrupt on `cpu` (here, not in a function of its own: every fire runs it).
     if cpu is None or cpu not in m.all_cpus:
-        return _landing(Landing, (_NO_HANDLER, cpu, vector, None))
+        return (_NO_HANDLER, cpu, vector, None)
     if cpu not in m.online:
-        return _landing(Landing, (_OFFLINE, cpu, vector, None))
+        return (_OFFLINE, cpu, vector, None)
     if vector >= m.rules.first_system_vector:
-        return _landing(Landing, (_SPURIOUS, cpu, vector, None))
+        return (_SPURIOUS, cpu, vector, None)
     irq = m.vector_irq.get((cpu, vector))
     if irq is None:
-        return _landing(Landing, (_NO_HANDLER, cpu, vector, None))
+        return (_NO_HANDLER, cpu, vector, None)
     if not irq.started:
-        return _landing(Landing, (_UNSTARTED, cpu, vector, irq))
+        return (_UNSTARTED, cpu, vector, irq)
     if irq.move_in_progress or irq.pending is not None:
         ack_interrupt(m, irq, cpu)  # else it has nothing to do: most fires
-    return _landing(Landing, (_DELIVERED, cpu, vector, irq))
+    return (_DELIVERED, cpu, vector, irq)

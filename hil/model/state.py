@@ -62,6 +62,15 @@ class IrqState:
     ir_present: bool = False
     """Its IRTE is present (set at activation, cleared at deactivation)."""
     irte: IrteRef | None = None
+    msi_entry: VectorState | None = None
+    """The device entry this irq drives (None for calibration irqs): set by the entry's
+    VectorState when made, cleared when the irq is freed (the pair must not outlive it
+    as a reference cycle, which only the garbage collector would free).  Every message
+    write reaches the device through it, without a lookup by device and entry."""
+    irte_message: MsiMessage | None = None
+    """The remappable message naming `irte` (`domain.remappable_message`), composed when
+    the IRTE is attached: it never changes while the irq lives, and every activation
+    writes it to the device."""
     serial: int = 0
     """Creation order: breaks ties between irqs whose numbers are unknown."""
     placement_uncertain: bool = False
@@ -107,6 +116,7 @@ class VectorState:
     def __post_init__(self) -> None:
         # A StrEnum formats as its value, in C: `.value` is an enum property (Python code).
         self.key = f"{self.device}.{self.index}[{self.entry}]"
+        self.irq.msi_entry = self
 
 
 @dataclass(eq=False)
@@ -123,7 +133,25 @@ class DeviceState:
     caps: DeviceCaps
     index: IrqIndex | None = None
     vectors: dict[int, VectorState] = field(default_factory=dict)
+    """Entry -> its allocated vector, in entry order (allocations come in order, and
+    `alloc_msix_entry` re-sorts after a dynamic entry below an allocated one): every
+    step that shows a device's vectors lists them without sorting."""
     stored: StoredMessage | None = None
+
+
+class CompatMessages(dict[int, MsiMessage]):
+    """The compat message of each target (`cpu << 8 | vector`) of one machine, composed
+    once: every move without IR rewrites the device, targets repeat, and one shared
+    (immutable) message per target is also what lets a view see it unchanged.
+
+    A copy of the machine (a timing alternative) shares it rather than copying it:
+    its messages follow from the machine's fixed routing alone, and a deep copy of
+    a thousand messages would cost more than the copy of everything else."""
+
+    __slots__ = ()
+
+    def __deepcopy__(self, memo: dict[int, object]) -> CompatMessages:
+        return self
 
 
 @dataclass(eq=False, slots=True)
@@ -166,13 +194,14 @@ class MachineState:
     cleanup runs between `irq_complete_move` and `irq_move_irq` of that fire's ack."""
     irte_owner: dict[tuple[str | None, int], IrqState] = field(default_factory=dict)
     devices: dict[str, DeviceState] = field(default_factory=dict)
+    """The scenario's devices by name, in name order (`InterruptModel` adds them so):
+    a step that shows every vector lists them by device without sorting."""
     trace: TraceBuilder | None = None
     """The step's irq_vectors events, on the steps that predict them (`model._run`)."""
     notes: list[str] = field(default_factory=list)
     rules_used: tuple[str, ...] = ()
     """The rules the step used, in order: a tuple, as the prediction takes it (most
     steps use one or two, so a list and its copy cost more than a tuple per rule)."""
-    _first_online: int = -1
     _serial: int = 0
     caching_mode: bool = False
     device_nodes: dict[str, int] = field(default_factory=dict)
@@ -181,6 +210,11 @@ class MachineState:
     calibration's hidden vectors, +2 per CPU choice the model could only guess."""
     allocations: dict[str, int] = field(default_factory=dict)
     """Allocations made so far per first vector key: each gets its own symbols."""
+    compat_messages: CompatMessages = field(default_factory=lambda: CompatMessages())
+    """The compat message of each target, composed once (see `CompatMessages`)."""
+    first_online: int = field(init=False)
+    """cpumask_first(cpu_online_mask), kept by `set_online`: every reservation and
+    release puts an irq on the placeholder there, and it changes only with hotplug."""
     cpu_by_apicid: dict[int, int] = field(init=False)
     """`apicid` inverted (APIC ID -> CPU), made once: every non-remapped fire asks it."""
     remapped: bool = field(init=False)
@@ -194,6 +228,7 @@ class MachineState:
     (`model._marks`); a CPU choice left uncertain is marked in either case."""
 
     def __post_init__(self) -> None:
+        self.first_online = min(self.online, default=-1)
         self.cpu_by_apicid = {a: c for c, a in self.apicid.items()}
         self.remapped = self.ir is not IrType.NONE
         self.symbolic = not self.irq_numbers.exact or (
@@ -246,9 +281,10 @@ class MachineState:
         return sorted(self.unsettled.union(self.on_cpu.get(cpu, ())), key=irq_order)
 
     def forget(self, irq: IrqState) -> None:
-        """A freed irq (its config already cleared by `set_cfg`)."""
+        """A freed irq (its config already cleared by `set_cfg`), parted from its entry."""
         self.irqs.discard(irq)
         self.unsettled.discard(irq)
+        irq.msi_entry = None
 
     def note(self, text: str) -> None:
         self.notes.append(text)
@@ -257,18 +293,15 @@ class MachineState:
         if name not in self.rules_used:
             self.rules_used += (name,)
 
-    def first_online(self) -> int:
-        """cpumask_first(cpu_online_mask), cached: reservations ask for it constantly."""
-        if self._first_online not in self.online:
-            self._first_online = min(self.online)
-        return self._first_online
-
     def set_online(self, cpu: int, online: bool) -> None:
         if online:
             self.online.add(cpu)
-            self._first_online = min(self._first_online, cpu)
+            if self.first_online < 0 or cpu < self.first_online:
+                self.first_online = cpu
         else:
             self.online.discard(cpu)
+            if cpu == self.first_online:
+                self.first_online = min(self.online, default=-1)
         self.matrix.set_online(cpu, online)
 
     def irte_table(self, device: str) -> IrteTable:

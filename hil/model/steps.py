@@ -126,11 +126,14 @@ Step = (
 
 def _enable(step: Enable) -> str:
     extra = f" unrequested={list(step.unrequested)}" if step.unrequested else ""
-    return f"enable {step.device} {step.index.value} x{step.count}{extra}"
+    # A StrEnum formats as its value, in C: `.value` is an enum property (Python code).
+    return f"enable {step.device} {step.index} x{step.count}{extra}"
 
 
 def _affinity(step: Affinity) -> str:
-    return f"affinity {step.device}[{step.entry}] -> {','.join(map(str, step.cpus))}"
+    # One "%d" per CPU, formatted in one go: `map(str, ...)` is a class call per CPU.
+    cpus = ",".join(["%d"] * len(step.cpus)) % step.cpus
+    return f"affinity {step.device}[{step.entry}] -> {cpus}"
 
 
 def _fire(step: Fire) -> str:

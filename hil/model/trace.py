@@ -54,12 +54,24 @@ def _int(value: object) -> int:
     return int(str(value), 0)
 
 
+def event_text(name: str, reserve: int = 0, ret: int = 0) -> str:
+    """An event as a line shows it after its `<k>:`: `reserve` is shown for
+    `vector_activate` only, `ret` only when nonzero (a failed allocation or
+    reservation)."""
+    if name == "vector_activate":
+        return f"{name}(reserve={reserve})"
+    if ret:
+        return f"{name}(ret={ret})"
+    return name
+
+
 class TraceBuilder:
     """The compact form built one event at a time.
 
     `compact_trace` feeds it the events it keeps; the model, which builds a trace
     on every allocating step, adds its events as it makes them, so it keeps no
-    (name, fields) records and makes no second pass over them."""
+    (name, fields) records and makes no second pass over them.  Events come as
+    their text (`event_text`): the model's are constants, formatted once."""
 
     __slots__ = ("_prefix", "lines")
 
@@ -68,18 +80,18 @@ class TraceBuilder:
         """Each irq's `<k>:`, formatted once: a step adds several events per irq."""
         self.lines: list[str] = []
 
-    def add(self, name: str, irq: int, reserve: int = 0, ret: int = 0) -> None:
-        """One kept event of irq `irq`: `reserve` is shown for `vector_activate`
-        only, `ret` only when nonzero (a failed allocation or reservation)."""
+    def clear(self) -> None:
+        """Empty again, for the next step's events (the model keeps one builder: a class
+        call costs more than emptying it)."""
+        self._prefix.clear()
+        self.lines.clear()
+
+    def add(self, irq: int, event: str) -> None:
+        """One kept event of irq `irq`, `event` as `event_text` writes it."""
         prefix = self._prefix.get(irq)
         if prefix is None:
             prefix = self._prefix[irq] = f"{len(self._prefix)}:"
-        if name == "vector_activate":
-            self.lines.append(f"{prefix}{name}(reserve={reserve})")
-        elif ret:
-            self.lines.append(f"{prefix}{name}(ret={ret})")
-        else:
-            self.lines.append(prefix + name)
+        self.lines.append(prefix + event)
 
 
 def compact_trace(
@@ -96,5 +108,5 @@ def compact_trace(
             continue
         reserve = _int(fields["reserve"]) if name == "vector_activate" else 0
         ret = fields.get("ret")
-        trace.add(name, irq, reserve, 0 if ret is None else _int(ret))
+        trace.add(irq, event_text(name, reserve, 0 if ret is None else _int(ret)))
     return tuple(trace.lines)

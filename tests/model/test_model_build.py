@@ -1,5 +1,6 @@
-"""The model builds its per-step frozen objects without their __init__ (for speed):
-each must still be exactly the object the class's own constructor makes."""
+"""The model builds its per-step frozen objects (and compat messages) without their
+__init__ (for speed): each must still be exactly the object the class's own
+constructor makes."""
 
 from __future__ import annotations
 
@@ -48,6 +49,7 @@ def built(prediction: Prediction) -> list[object]:
     objects: list[object] = [prediction]
     for outcome in (prediction.outcome, *prediction.alternatives):
         objects += [outcome, *outcome.vectors, *outcome.deliveries]
+        objects += [view.message for view in outcome.vectors if view.message is not None]
     return objects
 
 
