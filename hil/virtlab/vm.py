@@ -43,15 +43,6 @@ from hil.virtlab.qemu_args import VmSpec, device_args, kernel_args, numa_node_ar
 from hil.virtlab.qmp import Qmp, QmpError
 
 AGENT_PORT = "hil.agent"
-AGENT_SERIAL_DEVICE = ("-device", "virtio-serial-pci,id=hilserial,event_idx=off")
-"""The agent's port sits on a virtio-serial device of its own, apart from virtme-ng's
-console, and without event-index suppression: with it, one interrupt a TCG guest
-loses leaves every later controller connect or disconnect unnotified (QEMU notifies
-once the guest's used-event index is passed, and a guest that missed the interrupt
-never moves it), and the agent waits for a controller that is there, or reads from
-one that left, for good (kill-restore tests, 2026-12-03: no greeting in 300 s, on
-the first connection after boot).  Without it each event QEMU queues interrupts
-the guest again, so the host's reconnect (`GREETING_RETRY_S`) also re-notifies."""
 BOOT_TIMEOUT_S = 300.0
 """From QEMU's start to the agent's greeting.  A TCG guest alone boots in 70-150 s;
 with three other guests on a 2-core host the 6.1 kernel reached its init script
@@ -179,13 +170,11 @@ class VirtualMachine:
             if d.model == "ivshmem-doorbell"
         }
         qemu_opts = [
+            "-chardev", f"socket,id=hilagent,path={self.agent_socket},server=on,wait=off",
+            "-device", f"virtserialport,name={AGENT_PORT},chardev=hilagent",
             "-qmp", f"unix:{self.qmp_socket},server=on,wait=off",
             "-pidfile", str(self.state_dir / "qemu.pid"),
             *device_args(self.spec, self.state_dir, ivshmem),
-            # After the lab's devices: the IOMMU comes first, and they keep their places.
-            "-chardev", f"socket,id=hilagent,path={self.agent_socket},server=on,wait=off",
-            *AGENT_SERIAL_DEVICE,
-            "-device", f"virtserialport,bus=hilserial.0,name={AGENT_PORT},chardev=hilagent",
         ]  # fmt: skip
         if self.kernel is None:
             raise BootError(f"{self.spec.name}: no kernel to boot")
