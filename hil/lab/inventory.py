@@ -192,6 +192,11 @@ class VirtualSpec(_Strict):
     intremap: OnOff = True
     x2apic: bool = False
     numa_nodes: Literal[1, 2] = 1
+    tcg_threads: Literal["auto", "single", "multi"] = "auto"
+    """Without KVM: one host thread per vCPU (multi) or one per machine (single).
+    Multi is faster for one machine alone, but vCPU threads of several machines
+    crowded on few cores spin on each other; auto picks multi only when the host
+    has a core for every vCPU of the inventory's virtual machines."""
     devices: list[VirtualDevice] = Field(default_factory=list)
 
     @field_validator("devices")

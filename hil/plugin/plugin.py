@@ -68,6 +68,44 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def _inventory_path(config: pytest.Config) -> str | None:
+    return (
+        config.getoption("hil_lab")
+        or config.getini("lab_inventory")
+        or os.environ.get("LAB_INVENTORY")
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_cmdline_main(config: pytest.Config) -> Any:
+    """Make `-n N` group tests by machine, before xdist's own default (`load`) applies:
+    with `load`, two workers get tests of one machine and one skips it as leased by the
+    other.  Runs as a wrapper so it comes before xdist's `tryfirst` hook."""
+    worker_input = getattr(config, "workerinput", None)
+    if worker_input is not None and worker_input.get("hil_loadgroup"):
+        # A worker parses the controller's command line again, without our default.
+        config.option.loadgroup = True
+    workers = getattr(config.option, "numprocesses", None)
+    if workers and _inventory_path(config):
+        dist = config.option.dist
+        if dist == "no" and not config.option.distload:
+            config.option.dist = "loadgroup"
+        elif dist != "loadgroup" or config.option.distload:
+            chosen = "load" if config.option.distload else dist
+            raise pytest.UsageError(
+                f"--dist {chosen}: tests of one machine would go to several xdist workers, "
+                "which would find it leased by each other; use --dist loadgroup "
+                "(the default with --lab)"
+            )
+    return (yield)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """Tell each xdist worker the group-by-machine default chosen above."""
+    node.workerinput["hil_loadgroup"] = node.config.option.dist == "loadgroup"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "hil_device(profiles=None, classes=None): the device classes a test is for"
@@ -78,11 +116,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line("markers", "hil: a hardware-in-the-loop test (needs --lab)")
     config.addinivalue_line("markers", "virtlab: needs the virtual lab (QEMU and kernels)")
-    path = (
-        config.getoption("hil_lab")
-        or config.getini("lab_inventory")
-        or os.environ.get("LAB_INVENTORY")
-    )
+    path = _inventory_path(config)
     session: LabSession | None = None
     if path:
         try:

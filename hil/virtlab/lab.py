@@ -11,7 +11,9 @@ import os
 import shutil
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
+from typing import Literal
 
 from hil.lab.inventory import Machine
 from hil.virtlab.kernels import KernelImage, ensure_kernel
@@ -103,8 +105,20 @@ class VirtualLab:
         # Drop devices this QEMU cannot make, so the rest of the machine still boots.
         qemu = qemu_binary()
         kept = tuple(d for d in spec.devices if unavailable_reason(d.model, qemu) is None)
-        spec = VmSpec(**{**spec.__dict__, "devices": kept})
+        spec = replace(spec, devices=kept, tcg_threads=self.tcg_threads(machine))
         return VirtualMachine(spec, self.kernel(machine), self.root / name, qemu)
+
+    def tcg_threads(self, machine: Machine) -> Literal["single", "multi"]:
+        """Resolve `tcg_threads: auto` against this host and the whole lab, since any
+        of its machines may run at once (`hil lab up`, `pytest -n`).  On a 2-CPU host
+        two 4-vCPU guests under multi took 1.16x the time of running them one after
+        the other; under single, 0.59x (benchmarks/RESULTS.md, 2026-12-03 19:30)."""
+        assert machine.virtual is not None
+        chosen = machine.virtual.tcg_threads
+        if chosen != "auto":
+            return chosen
+        vcpus = sum(m.virtual.cpus for m in self.machines.values() if m.virtual is not None)
+        return "multi" if len(os.sched_getaffinity(0)) >= vcpus else "single"
 
     def boot(self, names: Sequence[str], persistent: bool) -> dict[str, VirtualMachine | BootError]:
         """Boot every named machine that is not running; returns the VMs or their errors."""

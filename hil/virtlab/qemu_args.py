@@ -11,6 +11,7 @@ import subprocess
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 from hil.lab.inventory import IVSHMEM_VECTORS
 
@@ -56,6 +57,7 @@ class VmSpec:
     x2apic: bool
     devices: tuple[VmDevice, ...]
     numa_nodes: int = 1
+    tcg_threads: Literal["single", "multi"] = "multi"
 
 
 @cache

@@ -176,6 +176,8 @@ class VirtualMachine:
             "-pidfile", str(self.state_dir / "qemu.pid"),
             *device_args(self.spec, self.state_dir, ivshmem),
         ]  # fmt: skip
+        if not accel_kvm:
+            qemu_opts += ["-accel", f"tcg,thread={self.spec.tcg_threads}"]
         if self.kernel is None:
             raise BootError(f"{self.spec.name}: no kernel to boot")
         cmd = [
@@ -324,7 +326,7 @@ class VirtualMachine:
             qmp_socket=str(self.qmp_socket),
             boot_log=str(self.boot_log),
             persistent=persistent,
-            accel="kvm" if accel_kvm else "tcg",
+            accel="kvm" if accel_kvm else f"tcg,thread={self.spec.tcg_threads}",
             kernel_release=str(hello.get("kernel", "")),
             boot_seconds=round(time.monotonic() - start, 2),
             leader_start=leader.start_time if (leader := proc_stat(pgid)) else None,
