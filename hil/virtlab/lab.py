@@ -99,13 +99,17 @@ class VirtualLab:
         files = {k: str(v) for k, v in source.model_dump().items() if v is not None}
         return ensure_kernel(files)
 
+    def spec(self, machine: Machine) -> VmSpec:
+        """The machine as this lab boots it on this host."""
+        return replace(vm_spec(machine), tcg_threads=self.tcg_threads(machine))
+
     def vm(self, name: str) -> VirtualMachine:
         machine = self.machines[name]
-        spec = vm_spec(machine)
+        spec = self.spec(machine)
         # Drop devices this QEMU cannot make, so the rest of the machine still boots.
         qemu = qemu_binary()
         kept = tuple(d for d in spec.devices if unavailable_reason(d.model, qemu) is None)
-        spec = replace(spec, devices=kept, tcg_threads=self.tcg_threads(machine))
+        spec = replace(spec, devices=kept)
         return VirtualMachine(spec, self.kernel(machine), self.root / name, qemu)
 
     def tcg_threads(self, machine: Machine) -> Literal["single", "multi"]:

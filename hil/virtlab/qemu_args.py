@@ -57,7 +57,7 @@ class VmSpec:
     x2apic: bool
     devices: tuple[VmDevice, ...]
     numa_nodes: int = 1
-    tcg_threads: Literal["single", "multi"] = "multi"
+    tcg_threads: Literal["single", "multi"] = "single"
 
 
 @cache

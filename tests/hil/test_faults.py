@@ -21,7 +21,7 @@ from hil.model.steps import Enable, Fire
 from hil.model.vocabulary import IrqIndex
 from hil.plugin.session import LabSession
 from hil.scenario.client import MachineClient
-from hil.virtlab.lab import qemu_binary, state_root, vm_spec
+from hil.virtlab.lab import qemu_binary, state_root
 from hil.virtlab.qemu_args import DEVICE_MODELS, VmDevice
 from hil.virtlab.vm import VirtualMachine
 
@@ -38,7 +38,8 @@ def _throwaway(lab: LabSession, suffix: str, **shape: object) -> Iterator[Virtua
     machine = next((m for m in lab.inventory.machines if m.virtual is not None), None)
     if machine is None:
         pytest.skip(f"no virtual machine in {lab.inventory.path} to borrow a kernel from")
-    spec = replace(vm_spec(machine), name=f"fault-{suffix}-{machine.name}", cpus=2, **shape)
+    name = f"fault-{suffix}-{machine.name}"
+    spec = replace(lab.virtual.spec(machine), name=name, cpus=2, **shape)
     vm = VirtualMachine(spec, lab.virtual.kernel(machine), state_root() / spec.name, qemu_binary())
     vm.boot(persistent=False)
     yield vm

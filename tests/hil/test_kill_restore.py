@@ -35,7 +35,7 @@ from hil.linux.procstat import proc_stat
 from hil.plugin.plugin import selected_pairs
 from hil.plugin.session import LabSession
 from hil.scenario.client import MachineClient
-from hil.virtlab.lab import qemu_binary, vm_spec
+from hil.virtlab.lab import qemu_binary
 from hil.virtlab.vm import VirtualMachine
 
 # One xdist group for every test that boots a throwaway guest (here and in
@@ -94,7 +94,7 @@ def kept_up(
     entry["virtual"]["devices"] = [d for d in entry["virtual"]["devices"] if d["name"] == DEVICE]
     inventory = state / "kill_inventory.yaml"
     yaml.dump({"lab": "kill-restore", "machines": [entry]}, inventory)
-    spec = vm_spec(source)
+    spec = lab.virtual.spec(source)
     spec = replace(spec, name=name, devices=tuple(d for d in spec.devices if d.name == DEVICE))
     vm = VirtualMachine(spec, lab.virtual.kernel(source), state / name, qemu_binary())
     vm.boot(persistent=True)

@@ -143,7 +143,8 @@ def test_profiles_folder_beside_the_inventory_wins(tmp_path: Path) -> None:
             "      cpus: 4\n",
             "      cpus: 4\n      cpu: 4\n",
             "8: machines[0].virtual.cpu: unknown field; remove it or check its spelling; "
-            "valid here: kernel, cpus, memory, iommu, intremap, x2apic, numa_nodes, tcg_threads, devices",
+            "valid here: kernel, cpus, memory, iommu, intremap, x2apic, numa_nodes, tcg_threads, "
+            "devices",
         ),
         (
             "      cpus: 4\n",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,7 @@ import pytest
 from hil.lab.configfile import ConfigError
 from hil.lab.inventory import Inventory
 from hil.virtlab.kernels import KernelImage
-from hil.virtlab.lab import VirtualLab, vm_spec
+from hil.virtlab.lab import VirtualLab
 from hil.virtlab.vm import VirtualMachine
 
 MACHINE = """\
@@ -60,8 +59,7 @@ def test_an_unknown_threading_names_the_field_and_the_choices(tmp_path: Path) ->
 
 def _qemu_opts(tmp_path: Path, threads: str, kvm: bool) -> str:
     lab = _lab(tmp_path, ("a", 2, threads))
-    spec = vm_spec(lab.machines["a"])
-    spec = replace(spec, tcg_threads=lab.tcg_threads(lab.machines["a"]))
+    spec = lab.spec(lab.machines["a"])
     kernel = KernelImage("6.12", None, None, "6.12.0", tmp_path / "vmlinuz", None, None)
     command = VirtualMachine(spec, kernel, tmp_path / "state", "qemu")._command(True, kvm)
     return next(arg for arg in command if arg.startswith("--qemu-opts="))
