@@ -128,15 +128,23 @@ def _duplicated(path: str, predicted: Value, observed: Value) -> bool:
 def _judge_within(
     allowed: tuple[int, ...], predicted: Value, observed: Value, quirks: frozenset[str]
 ) -> tuple[FieldStatus, str]:
-    """A per-CPU split timing decides: every delivery on an allowed CPU, the total exact
-    (up to doubled on a machine with the duplicated-MSI quirk)."""
+    """A per-CPU split timing decides: every delivery on an allowed CPU, counted at
+    most once (up to doubled on a machine with the duplicated-MSI quirk).
+
+    Counted at least once, not `want` times: an edge that reaches the irq's new CPU
+    while its handler still runs on the old one is handled by that running handler
+    without a count on either CPU (`handle_edge_irq`: `!irq_may_run` -> pending,
+    replayed by the loop, `kstat_incr_irqs_this_cpu` not reached).  Only the first
+    fire of a race cannot meet a running handler.  The eventfd, which counts the
+    handler's runs, is still predicted exactly."""
     want = sum(n for _, n in predicted) if isinstance(predicted, tuple) else 0
-    shown = f"{want} on CPUs {','.join(map(str, allowed))}"
+    least = min(want, 1)
+    shown = f"{least}..{want} on CPUs {','.join(map(str, allowed))}"
     if not isinstance(observed, tuple):
         return FieldStatus.MISMATCH, shown
     got = sum(n for _, n in observed)
     inside = all(cpu in allowed for cpu, n in observed if n)
-    if inside and got == want:
+    if inside and least <= got <= want:
         return FieldStatus.WITHIN, shown
     if inside and DUPLICATED_MSI in quirks and want <= got <= 2 * want:
         return FieldStatus.QUIRK, shown

@@ -8,13 +8,14 @@ gives the two sources different numbers, so it sees which one was read.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from hil.lab.observe import SEARCHED_TEXT_LIMIT, Observer
+from hil.lab.observe import SEARCHED_TEXT_LIMIT, Fired, Observer
 from hil.model.vocabulary import IrqIndex
 
 BDF = "0000:00:03.0"
@@ -129,3 +130,25 @@ def test_cpus_changing_outside_a_hotplug_step_are_noted_and_left_out(machine: Pa
     deliveries, _ = fire_step(observer, dev, before)
     assert deliveries == {0: ((0, 2),)}  # CPU2's 5 is not known to be the step's
     assert any("online CPUs changed" in line for line in observer.anomalies)
+
+
+def test_a_fire_is_lost_only_when_no_handler_ran_for_it(
+    machine: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The eventfd counts the handler's runs; the per-CPU counts can miss an edge
+    replayed by a handler still running on the CPU the irq just left."""
+    observer = Observer(machine, "s")
+    monkeypatch.setattr(observer, "_pending", lambda dev, entry: False)
+    for signalled, lost in ((3, 0), (2, 1)):
+        fd = os.eventfd(0, os.EFD_NONBLOCK)
+        dev = Device(eventfds={0: fd})
+        interrupts(machine, {40: ((1, 2), "vfio-msix[0](0000:00:03.0)"), 41: ((0, 0), "")})
+        before = observer.snapshot([dev])
+        interrupts(machine, {40: ((1, 4), "vfio-msix[0](0000:00:03.0)"), 41: ((0, 0), "")})
+        os.eventfd_write(fd, signalled)
+        fired = Fired(dev, 0, times=3)  # type: ignore[arg-type]
+        outcome = observer.outcome(1, "fire", [dev], before, None, None, fired, allocates=False)
+        os.close(fd)
+        [delivery] = [d for d in outcome.deliveries if d.entry == 0]
+        assert (delivery.per_cpu, delivery.eventfd) == (((1, 2),), signalled)
+        assert outcome.lost == lost
