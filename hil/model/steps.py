@@ -132,8 +132,16 @@ def _enable(step: Enable) -> str:
 
 def _affinity(step: Affinity) -> str:
     # One "%d" per CPU, formatted in one go: `map(str, ...)` is a class call per CPU.
-    cpus = ",".join(["%d"] * len(step.cpus)) % step.cpus
-    return f"affinity {step.device}[{step.entry}] -> {cpus}"
+    count = len(step.cpus)
+    form = _CPU_FORMS.get(count)
+    if form is None:
+        form = _CPU_FORMS[count] = ",".join(["%d"] * count)
+    return f"affinity {step.device}[{step.entry}] -> {form % step.cpus}"
+
+
+_CPU_FORMS: dict[int, str] = {}
+"""The format of a list of that many CPUs ("%d,%d"), made once per count: masks of
+the same size come again and again, and the join took a third of the label."""
 
 
 def _fire(step: Fire) -> str:
