@@ -173,7 +173,20 @@ def _device_step(step: FireStored | Disable) -> str:
 
 
 def _entry_step(step: Request | Release | Store) -> str:
-    return f"{_VERBS[type(step)]} {step.device}[{step.entry}]"
+    # Kept by verb and entry: each vector is requested and released again and again,
+    # and an f-string of an int is a format call and a join.
+    key = (type(step), step.device, step.entry)
+    label = _ENTRY_LABELS.get(key)
+    if label is None:
+        if len(_ENTRY_LABELS) >= _ENTRY_LABELS_KEPT:
+            _ENTRY_LABELS.clear()
+        label = _ENTRY_LABELS[key] = f"{_VERBS[type(step)]} {step.device}[{step.entry}]"
+    return label
+
+
+_ENTRY_LABELS: dict[tuple[type, str, int], str] = {}
+"""`_entry_step`'s labels made so far, emptied when it holds `_ENTRY_LABELS_KEPT`."""
+_ENTRY_LABELS_KEPT = 4096
 
 
 _DESCRIBERS: dict[type, Callable[[Any], str]] = {
