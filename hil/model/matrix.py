@@ -33,6 +33,9 @@ class _CpuMap:
     """Managed reservations (cm->managed): bits set aside for managed irqs."""
     available: int = 0
     online: bool = True
+    bit: int = 0
+    """1 << cpu, this CPU's bit in a group bitmap: made once, where every allocation
+    and free shifted anew (a CPU number in the hundreds makes a long int each time)."""
 
 
 def _cpus_in(bits: int) -> Iterator[int]:
@@ -41,6 +44,11 @@ def _cpus_in(bits: int) -> Iterator[int]:
         low = bits & -bits
         yield low.bit_length() - 1
         bits ^= low
+
+
+_VECTOR_BIT = tuple(1 << vector for vector in range(256))
+"""1 << vector for every x86 vector, made once likewise (a bitmap's bit, set or cleared
+by every allocation and free)."""
 
 
 class VectorMatrix:
@@ -71,7 +79,7 @@ class VectorMatrix:
         self.global_reserved = 0
         reserved = managed_reserved or {}
         for cpu in cpus:
-            cm = _CpuMap(managed=reserved.get(cpu, 0), online=cpu in online)
+            cm = _CpuMap(managed=reserved.get(cpu, 0), online=cpu in online, bit=1 << cpu)
             cm.available = self.capacity - cm.managed
             self._maps[cpu] = cm
             if cm.online:
@@ -179,7 +187,7 @@ class VectorMatrix:
         its old group to the new one (`_join`, inlined: every allocation and free)."""
         if cm.online:
             groups = self._groups
-            bit = 1 << cpu
+            bit = cm.bit
             groups[cm.available] ^= bit
             groups[value] = groups.get(value, 0) | bit
             if value > self._top:
@@ -214,13 +222,13 @@ class VectorMatrix:
         if not free:
             raise MatrixError("ENOSPC", f"no free vector on CPU {cpu}")
         vector = (free & -free).bit_length() - 1
-        cm.used |= 1 << vector
+        cm.used |= _VECTOR_BIT[vector]
         cm.allocated += 1
         # `_set_available`, inlined (every allocation): the chosen CPU is online and its
         # count falls by one, so its bit moves one group down and the top stays.
         avail = cm.available
         groups = self._groups
-        bit = 1 << cpu
+        bit = cm.bit
         groups[avail] ^= bit
         groups[avail - 1] = groups.get(avail - 1, 0) | bit
         cm.available = avail - 1
@@ -231,9 +239,10 @@ class VectorMatrix:
 
     def free(self, cpu: int, vector: int, managed: bool = False) -> None:
         cm = self._maps[cpu]
-        if not cm.used >> vector & 1:
+        vector_bit = _VECTOR_BIT[vector]
+        if not cm.used & vector_bit:
             raise ValueError(f"vector {vector:#x} on CPU {cpu} is not allocated")
-        cm.used &= ~(1 << vector)
+        cm.used ^= vector_bit  # set, as just checked: cleared by the flip
         if managed:
             return
         cm.allocated -= 1
@@ -241,7 +250,7 @@ class VectorMatrix:
         cm.available = avail
         if cm.online:  # `_set_available`, inlined (every free): one group up
             groups = self._groups
-            bit = 1 << cpu
+            bit = cm.bit
             groups[avail - 1] ^= bit
             groups[avail] = groups.get(avail, 0) | bit
             if avail > self._top:

@@ -50,6 +50,8 @@ _OFFLINE = LandingKind.OFFLINE
 _SPURIOUS = LandingKind.SPURIOUS
 _UNSTARTED = LandingKind.UNSTARTED
 _LOGICAL_FLAT = ApicMode.LOGICAL_FLAT
+_WINDOW_END = MSI_ADDRESS_BASE + 0x100000
+_HIGH_WORD = 1 << 32
 _UNKNOWN: Landing = (LandingKind.UNKNOWN, None, None, None)
 _NOT_INTERRUPT: Landing = (LandingKind.NOT_INTERRUPT, None, None, None)
 _DMAR_FAULT: Landing = (LandingKind.DMAR_FAULT, None, None, None)
@@ -62,9 +64,13 @@ def land(m: MachineState, message: MsiMessage | None, irte: IrteRef | None) -> L
     if message is None:
         return _UNKNOWN
     address = message.address
-    if address & 0xFFF00000 != MSI_ADDRESS_BASE:
-        # The low word's 0xFEExxxxx window, read without the address_lo property
-        # (a call per fire): the mask keeps no bit of the high word anyway.
+    # The low word's 0xFEExxxxx window, read without the address_lo property (a call per
+    # fire).  Compared first, not masked: an address above 2**30 is a long int, and a
+    # mask makes a new one on every fire; only a high word (compat x2APIC destinations
+    # above 255) needs the mask, which keeps no bit of it.
+    if not MSI_ADDRESS_BASE <= address < _WINDOW_END and (
+        address < _HIGH_WORD or address & 0xFFF00000 != MSI_ADDRESS_BASE
+    ):
         return _NOT_INTERRUPT
     cpu: int | None
     if m.remapped:

@@ -132,8 +132,16 @@ def _enable(step: Enable) -> str:
 
 def _affinity(step: Affinity) -> str:
     # One "%d" per CPU, formatted in one go: `map(str, ...)` is a class call per CPU.
-    cpus = ",".join(["%d"] * len(step.cpus)) % step.cpus
-    return f"affinity {step.device}[{step.entry}] -> {cpus}"
+    count = len(step.cpus)
+    form = _CPU_FORMS.get(count)
+    if form is None:
+        form = _CPU_FORMS[count] = ",".join(["%d"] * count)
+    return f"affinity {step.device}[{step.entry}] -> {form % step.cpus}"
+
+
+_CPU_FORMS: dict[int, str] = {}
+"""The format of a list of that many CPUs ("%d,%d"), made once per count: masks of
+the same size come again and again, and the join took a third of the label."""
 
 
 def _fire(step: Fire) -> str:
@@ -165,7 +173,20 @@ def _device_step(step: FireStored | Disable) -> str:
 
 
 def _entry_step(step: Request | Release | Store) -> str:
-    return f"{_VERBS[type(step)]} {step.device}[{step.entry}]"
+    # Kept by verb and entry: each vector is requested and released again and again,
+    # and an f-string of an int is a format call and a join.
+    key = (type(step), step.device, step.entry)
+    label = _ENTRY_LABELS.get(key)
+    if label is None:
+        if len(_ENTRY_LABELS) >= _ENTRY_LABELS_KEPT:
+            _ENTRY_LABELS.clear()
+        label = _ENTRY_LABELS[key] = f"{_VERBS[type(step)]} {step.device}[{step.entry}]"
+    return label
+
+
+_ENTRY_LABELS: dict[tuple[type, str, int], str] = {}
+"""`_entry_step`'s labels made so far, emptied when it holds `_ENTRY_LABELS_KEPT`."""
+_ENTRY_LABELS_KEPT = 4096
 
 
 _DESCRIBERS: dict[type, Callable[[Any], str]] = {

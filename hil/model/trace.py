@@ -90,8 +90,14 @@ class TraceBuilder:
         """One kept event of irq `irq`, `event` as `event_text` writes it."""
         prefix = self._prefix.get(irq)
         if prefix is None:
-            prefix = self._prefix[irq] = f"{len(self._prefix)}:"
+            k = len(self._prefix)
+            prefix = self._prefix[irq] = _PREFIXES[k] if k < len(_PREFIXES) else f"{k}:"
         self.lines.append(prefix + event)
+
+
+_PREFIXES = tuple(f"{k}:" for k in range(64))
+"""The first irqs' `<k>:`, formatted once: an f-string of an int is a format call and a
+join, and every allocating step starts a trace (a step has a few irqs at most)."""
 
 
 def compact_trace(
