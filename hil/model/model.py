@@ -336,7 +336,8 @@ def _fire_quick(m: MachineState, step: Fire, number: int, found: _Handlers) -> P
         found.tally(landing, step.device)
         return _finish(m, found, number, action)
     uncertain: set[str] = set()
-    if irq.placement_uncertain:
+    if irq.placement_uncertain or irq is m.landed_unsure:
+        m.landed_unsure = None
         uncertain.add(f"delivered.{step.device}[{step.entry}].per_cpu")
     relative: dict[str, Relative] = {}
     fields = _FIRE_DEFAULTS.copy()
@@ -944,7 +945,8 @@ class _Handlers:
                     deliveries[key] = {cpu: 1}
                 if key not in r.watched:
                     r.watched.append(key)
-                if irq.placement_uncertain:
+                if irq.placement_uncertain or irq is self.m.landed_unsure:
+                    self.m.landed_unsure = None
                     r.uncertain.add(f"delivered.{device}[{entry}].per_cpu")
             if irq.device != sender:
                 r.lost += 1

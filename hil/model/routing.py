@@ -116,5 +116,7 @@ def land(m: MachineState, message: MsiMessage | None, irte: IrteRef | None) -> L
     if not irq.started:
         return (_UNSTARTED, cpu, vector, irq)
     if irq.move_in_progress or irq.pending is not None:
+        if irq.placement_uncertain:
+            m.landed_unsure = irq  # the ack below may make it sure; this landing is not
         ack_interrupt(m, irq, cpu)  # else it has nothing to do: most fires
     return (_DELIVERED, cpu, vector, irq)

@@ -205,6 +205,10 @@ class MachineState:
     _serial: int = 0
     caching_mode: bool = False
     device_nodes: dict[str, int] = field(default_factory=dict)
+    landed_unsure: IrqState | None = None
+    """An irq whose CPU was a guess when a write landed on it and whose ack then placed
+    it for sure (a deferred move to one CPU): that landing's CPU was still the guess.
+    Set by `land`, taken by the landing's reader."""
     placement_slack: int = 0
     """How far the true availability of two CPUs may differ from the model's: the
     calibration's hidden vectors, +2 per CPU choice the model could only guess."""
