@@ -30,6 +30,7 @@ from hil.model.steps import Disable, Enable, Fire, Step
 from hil.model.vocabulary import IrqIndex
 from hil.plugin.fixtures import caps_of
 from hil.plugin.session import LabMachine, LabSession
+from hil.report.timing import FIRST_VERDICT, PER_TEST
 from hil.scenario.bundle import write_bundle
 from hil.scenario.client import AttachedDevice
 from hil.scenario.runner import RunResult, StepRecord, run_on_machine
@@ -231,7 +232,7 @@ def suite_cpu_seconds(vm_groups: frozenset[int]) -> float:
 def run_summary(output: str) -> str:
     """The suite's own timing lines (hil.report.timing) and pytest's last line: where a
     run's wall time went, tests or the time between them."""
-    wanted = ("first verdict:", "time per test, boot excluded:")
+    wanted = (FIRST_VERDICT, PER_TEST)
     lines = [line.split(" (", 1)[0] for line in output.splitlines() if line.startswith(wanted)]
     last = output.strip().rsplit("\n", 1)[-1].strip("= ")
     return "; ".join([*lines, last])

@@ -12,6 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+FIRST_VERDICT = "first verdict:"
+PER_TEST = "time per test, boot excluded:"
+"""The heads of the two timing lines, which benchmark 5 reads back from a suite's output."""
+
 
 @dataclass
 class RunTiming:
@@ -43,14 +47,14 @@ class RunTiming:
 
     def lines(self) -> list[str]:
         if self.first_verdict is None:
-            return ["first verdict: none (no test passed or failed)"]
+            return [f"{FIRST_VERDICT} none (no test passed or failed)"]
         boot = sum(self.boot_seconds.values())
         per_test = self.per_test_without_boot()
         assert per_test is not None
         return [
-            f"first verdict: {self.first_verdict - self.started:.1f} s after start "
+            f"{FIRST_VERDICT} {self.first_verdict - self.started:.1f} s after start "
             f"({self.first_verdict_test})",
-            f"time per test, boot excluded: {per_test:.2f} s "
+            f"{PER_TEST} {per_test:.2f} s "
             f"({len(self.verdicts)} tests with a verdict, "
             f"{sum(self.test_seconds.values()):.1f} s in tests, "
             f"{boot:.1f} s of it booting {len(self.boot_seconds)} machines)",
